@@ -1,0 +1,7 @@
+"""Allow `python -m devd`."""
+
+import sys
+
+from devd.cli import main
+
+sys.exit(main())

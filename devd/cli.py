@@ -1,0 +1,133 @@
+"""The `devd` command line: `devd up` runs the daemon, `devd ls` prints the inventory."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Sequence
+
+from devd.config import Settings, resolve_settings
+from devd.errors import DevdError
+from devd.logs.bridge import LogBridge
+
+log = logging.getLogger("devd.cli")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(prog="devd", description="Serve Lambda + API Gateway apps defined in Terraform locally.")
+    parser.add_argument("-C", "--project", default=".", help="project root (default: the current directory)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="build every function, serve the API, rebuild on save")
+    _terraform_options(up)
+    up.add_argument("--host", help="address the gateway binds (default 127.0.0.1)")
+    up.add_argument("--port", type=int, help="gateway port (default 3000; 0 picks a free port)")
+    up.add_argument("--no-tui", action="store_true", help="print plain lines instead of the full-screen view")
+    up.add_argument("--no-watch", action="store_true", help="do not watch files for changes")
+    up.add_argument("-v", "--verbose", action="store_true", help="log debug messages of devd itself")
+
+    ls = commands.add_parser("ls", help="list the functions and routes Terraform defines")
+    _terraform_options(ls)
+    ls.add_argument("--json", action="store_true", help="print JSON for scripts")
+    return parser
+
+
+def _terraform_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--infra", help="Terraform root module directory (default: infra/ or terraform/)")
+    parser.add_argument("--var-file", action="append", dest="var_files", metavar="FILE",
+                        help="a .tfvars file, as terraform -var-file (repeatable)")
+    parser.add_argument("--var", action="append", dest="variables", metavar="NAME=VALUE",
+                        help="a variable value, as terraform -var (repeatable)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = resolve_settings(
+            Path(args.project), infra=args.infra, var_files=args.var_files, variables=args.variables,
+            host=getattr(args, "host", None), port=getattr(args, "port", None),
+            watch=not getattr(args, "no_watch", False))
+        if args.command == "ls":
+            return _ls(settings, args.json)
+        tui = not args.no_tui and sys.stdout.isatty() and sys.stdin.isatty()
+        return asyncio.run(_up(settings, tui, args.verbose))
+    except DevdError as error:
+        print(f"devd: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _ls(settings: Settings, as_json: bool) -> int:
+    from devd.terraform.discover import discover
+    from devd.terraform.loader import TerraformOptions
+
+    options = TerraformOptions(settings.infra_dir, settings.var_files, settings.variables, settings.environ)
+    inventory = discover(options, settings.project_root)
+    if as_json:
+        document = {
+            "functions": [_function_json(f) for f in inventory.functions],
+            "routes": [dict(asdict(r), api=r.api.value) for r in inventory.routes],
+            "problems": [asdict(p) for p in inventory.problems],
+        }
+        print(json.dumps(document, indent=2))
+        return 0
+    for function in inventory.functions:
+        print(f"{function.name:<32} {function.runtime:<12} {function.handler:<28} {function.source or '-'}")
+    for route in inventory.routes:
+        print(f"{route.api.value:<5} {route.method:<7} {route.path:<28} -> {route.function or 'not emulated'}")
+    for problem in inventory.problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    return 0
+
+
+def _function_json(function) -> dict:
+    document = asdict(function)
+    document["environment"] = dict(function.environment)
+    document["architectures"] = list(function.architectures)
+    return document
+
+
+async def _up(settings: Settings, tui: bool, verbose: bool) -> int:
+    from devd.engine.daemon import Daemon
+
+    daemon = Daemon(settings)
+    _configure_logging(settings, daemon, verbose)
+    loop = asyncio.get_running_loop()
+    try:
+        await daemon.start()
+    except BaseException:
+        await daemon.stop()
+        raise
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(signum, lambda: asyncio.ensure_future(daemon.stop()))
+    if tui:
+        from devd.tui.app import DevdApp
+
+        await DevdApp(daemon).run_async()
+    else:
+        from devd.console import run_console
+
+        await run_console(daemon, sys.stdout)
+    await daemon.stop()
+    return 0
+
+
+def _configure_logging(settings: Settings, daemon, verbose: bool) -> None:
+    """Send devd's own log messages to `.devd/devd.log`, and warnings on to the views."""
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger("devd")
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    file_handler = logging.FileHandler(settings.state_dir / "devd.log")
+    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(file_handler)
+    root.addHandler(LogBridge(daemon.publish))
+    root.propagate = False

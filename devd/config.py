@@ -1,0 +1,102 @@
+"""Settings of `devd up`: command-line options over `devd.toml` (or `[tool.devd]` in
+pyproject.toml) over defaults."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from devd.errors import ConfigError
+
+DEFAULT_PORT = 3000
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a daemon needs to know before it starts."""
+
+    project_root: Path
+    infra_dir: Path
+    var_files: tuple[Path, ...] = ()
+    variables: tuple[tuple[str, str], ...] = ()
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    region: str = "us-east-1"
+    node: str = "node"
+    watch: bool = True
+    environ: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def state_dir(self) -> Path:
+        """Return the directory for builds and other generated files."""
+        return self.project_root / ".devd"
+
+
+_FILE_KEYS = {"infra": str, "var_files": list, "host": str, "port": int, "region": str, "node": str}
+
+
+def load_file_settings(project_root: Path) -> dict[str, Any]:
+    """Return the settings of `devd.toml`, or of `[tool.devd]` in pyproject.toml, checked for type."""
+    path = project_root / "devd.toml"
+    table: dict[str, Any] = {}
+    if path.is_file():
+        table = _read_toml(path)
+    elif (project_root / "pyproject.toml").is_file():
+        path = project_root / "pyproject.toml"
+        table = _read_toml(path).get("tool", {}).get("devd", {})
+    for key, value in table.items():
+        expected = _FILE_KEYS.get(key)
+        if expected is None:
+            raise ConfigError(f"{path.name}: unknown setting {key!r}; known settings: {', '.join(sorted(_FILE_KEYS))}")
+        if not isinstance(value, expected) or isinstance(value, bool):
+            raise ConfigError(f"{path.name}: {key} must be a {expected.__name__}, got {value!r}")
+    return table
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"cannot read {path}: {error}") from None
+
+
+def resolve_settings(project_root: Path, *, infra: str | None = None, var_files: list[str] | None = None,
+                     variables: list[str] | None = None, host: str | None = None, port: int | None = None,
+                     watch: bool = True) -> Settings:
+    """Combine command-line values with the project's settings file into Settings."""
+    root = project_root.resolve()
+    file = load_file_settings(root)
+    infra_dir = root / (infra or file.get("infra") or _default_infra(root))
+    if not infra_dir.is_dir():
+        raise ConfigError(f"Terraform directory {infra_dir} does not exist; pass --infra DIR")
+    files = tuple(root / f for f in (var_files if var_files else file.get("var_files", [])))
+    for path in files:
+        if not path.is_file():
+            raise ConfigError(f"var file {path} does not exist; check --var-file or var_files in devd.toml")
+    port_value = port if port is not None else file.get("port", DEFAULT_PORT)
+    if not 0 <= port_value <= 65535:
+        raise ConfigError(f"port {port_value} is out of range; use 0 to 65535 (0 picks a free port)")
+    return Settings(
+        project_root=root, infra_dir=infra_dir, var_files=files, variables=_parse_variables(variables or []),
+        host=host or file.get("host", "127.0.0.1"), port=port_value, region=file.get("region", "us-east-1"),
+        node=file.get("node", "node"), watch=watch, environ=dict(os.environ))
+
+
+def _default_infra(root: Path) -> str:
+    for name in ("infra", "terraform"):
+        if (root / name).is_dir():
+            return name
+    return "."
+
+
+def _parse_variables(items: list[str]) -> tuple[tuple[str, str], ...]:
+    parsed = []
+    for item in items:
+        name, separator, value = item.partition("=")
+        if not separator or not name:
+            raise ConfigError(f"invalid --var {item!r}: write it as NAME=VALUE")
+        parsed.append((name, value))
+    return tuple(parsed)

@@ -1,0 +1,329 @@
+"""The daemon: owns the inventory, builds, worker pools, the gateway and the watcher.
+
+Decisions come from `devd.engine.plan`; this module performs them. Every change of state is
+published to subscribers as a new Snapshot, and every log line as a LogRecord.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from devd.build.service import BuildResult, BuildService
+from devd.config import Settings
+from devd.engine.plan import (
+    BuildFacts,
+    diff_inventory,
+    keeps_last_good,
+    plan_changes,
+    watch_roots,
+)
+from devd.engine.view import BuildState, FunctionView, Snapshot
+from devd.errors import ConfigError, RuntimeStartError
+from devd.inventory import Function, Inventory
+from devd.logs.masking import mask_secrets
+from devd.logs.records import Level, LogRecord, RequestRecord
+from devd.runtime.gateway import Gateway
+from devd.runtime.invoke import InvokeResult
+from devd.runtime.pool import FunctionPool
+from devd.terraform.discover import discover
+from devd.terraform.files import FileCache
+from devd.terraform.loader import TerraformOptions
+from devd.watch.observer import Watcher
+
+log = logging.getLogger("devd.engine")
+
+BACKLOG = 1000
+"""Records kept for views that subscribe later, such as the first screen of the TUI."""
+
+
+@dataclass(frozen=True)
+class FunctionState:
+    """What the engine tracks for one function."""
+
+    build_state: BuildState = BuildState.PENDING
+    generation: int = 0
+    last_build_ms: float | None = None
+    last_built_at: float | None = None
+    error: str | None = None
+    facts: BuildFacts = BuildFacts()
+
+
+class Daemon:
+    """A running `devd up`: implements the DaemonHandle protocol that the views use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.inventory = Inventory()
+        self.states: dict[str, FunctionState] = {}
+        self.pools: dict[str, FunctionPool] = {}
+        self.builder = BuildService(settings.project_root, settings.state_dir, node=settings.node)
+        self.gateway = Gateway(self.invoke, self._on_request, self.publish, host=settings.host, port=settings.port)
+        self.watcher = Watcher(self._on_files_changed)
+        self._cache = FileCache()
+        self._subscribers: list[asyncio.Queue] = []
+        self._backlog: deque[LogRecord | RequestRecord] = deque(maxlen=BACKLOG)
+        self._dirty: set[str] = set()
+        self._build_tasks: dict[str, asyncio.Task[None]] = {}
+        self._ready: dict[str, asyncio.Event] = {}
+        self._closing: set[asyncio.Task[None]] = set()
+        self._reload_lock = asyncio.Lock()
+        self._stopped = asyncio.Event()
+        self._stopping = False
+        self._watching = False
+
+    async def start(self) -> None:
+        """Read Terraform, start serving, build every function and start watching."""
+        inventory = await self._discover()
+        await self.gateway.start()
+        self._info(f"serving {self.gateway.url} from {self.settings.infra_dir}")
+        self._apply_inventory(inventory, first=True)
+        if self.settings.watch:
+            await self.watcher.start(self._watch_roots())
+            self._watching = True
+        self._publish_snapshot()
+
+    @property
+    def stopped(self) -> bool:
+        """Return True once `stop()` has finished."""
+        return self._stopped.is_set()
+
+    async def wait_stopped(self) -> None:
+        """Return once `stop()` has finished."""
+        await self._stopped.wait()
+
+    # DaemonHandle
+
+    def snapshot(self) -> Snapshot:
+        routes_by_function: dict[str, list[str]] = {}
+        for route in self.inventory.routes:
+            if route.function:
+                routes_by_function.setdefault(route.function, []).append(route.key)
+        views = tuple(self._view(f, routes_by_function.get(f.address, [])) for f in self.inventory.functions)
+        problems = tuple(str(problem) for problem in self.inventory.problems)
+        url = self.gateway.url if self.gateway else ""
+        return Snapshot(url, str(self.settings.infra_dir), views, problems, self._watching)
+
+    def subscribe(self) -> asyncio.Queue:
+        queue: asyncio.Queue = asyncio.Queue()
+        self._subscribers.append(queue)
+        queue.put_nowait(self.snapshot())
+        for record in self._backlog:
+            queue.put_nowait(record)
+        return queue
+
+    async def rebuild(self, address: str) -> None:
+        if self.inventory.function(address) is None:
+            self._info(f"cannot rebuild {address}: no such function in the inventory", Level.WARNING)
+            return
+        self._request_build(address)
+
+    async def stop(self) -> None:
+        if self._stopping:
+            await self._stopped.wait()
+            return
+        self._stopping = True
+        self._info("stopping")
+        await self.watcher.close()
+        await self.gateway.close()
+        for task in self._build_tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._build_tasks.values(), return_exceptions=True)
+        pools = list(self.pools.values())
+        self.pools.clear()
+        await asyncio.gather(*(pool.close() for pool in pools), *self._closing, return_exceptions=True)
+        await self.builder.close()
+        self._stopped.set()
+        for queue in self._subscribers:
+            queue.put_nowait(None)
+
+    # Requests from the gateway
+
+    async def invoke(self, address: str, event: bytes) -> InvokeResult:
+        """Invoke a function with an event; wait for its first build when it has none yet."""
+        pool = self.pools.get(address)
+        if pool is None:
+            ready = self._ready.setdefault(address, asyncio.Event())
+            if self.states.get(address, FunctionState()).build_state in (BuildState.PENDING, BuildState.BUILDING):
+                await ready.wait()
+            pool = self.pools.get(address)
+        if pool is None:
+            return _not_built(address, self.states.get(address, FunctionState()).error)
+        return await pool.invoke(event)
+
+    def _on_request(self, record: RequestRecord) -> None:
+        function = self.inventory.function(record.function) if record.function else None
+        self.publish(replace(record, function=function.name if function else record.function))
+
+    # Publishing
+
+    def publish(self, record: LogRecord | RequestRecord) -> None:
+        """Send a record to every subscriber, with secrets masked."""
+        if isinstance(record, LogRecord):
+            record = replace(record, text=mask_secrets(record.text))
+        self._backlog.append(record)
+        for queue in self._subscribers:
+            queue.put_nowait(record)
+
+    def _publish_snapshot(self) -> None:
+        snapshot = self.snapshot()
+        for queue in self._subscribers:
+            queue.put_nowait(snapshot)
+
+    def _info(self, text: str, level: Level = Level.INFO) -> None:
+        log.log(logging.WARNING if level == Level.WARNING else logging.INFO, text)
+        self.publish(LogRecord("devd", text, level))
+
+    # Inventory
+
+    async def _discover(self) -> Inventory:
+        options = TerraformOptions(self.settings.infra_dir, self.settings.var_files, self.settings.variables,
+                                   self.settings.environ)
+        return await asyncio.to_thread(discover, options, self.settings.project_root, self._cache)
+
+    async def _reload_inventory(self) -> None:
+        async with self._reload_lock:
+            started = time.perf_counter()
+            inventory = await self._discover()
+            if keeps_last_good(inventory):
+                for problem in inventory.problems:
+                    if problem.syntax:
+                        self._info(f"{problem}; still serving the last good configuration", Level.ERROR)
+                return
+            self._info(f"re-read Terraform in {(time.perf_counter() - started) * 1000:.0f} ms")
+            self._apply_inventory(inventory, first=False)
+
+    def _apply_inventory(self, inventory: Inventory, first: bool) -> None:
+        diff = diff_inventory(self.inventory, inventory)
+        old_problems = set(self.inventory.problems)
+        self.inventory = inventory
+        for problem in inventory.problems:
+            if first or problem not in old_problems:
+                self._info(str(problem), Level.WARNING)
+        for address in diff.removed:
+            self._forget(address)
+        try:
+            self.gateway.set_routes(inventory.routes)
+        except ConfigError as error:
+            self._info(f"{error}; the previous routes keep serving", Level.ERROR)
+        for address in sorted(diff.added | diff.changed):
+            if not first:
+                self._info(f"{'found' if address in diff.added else 'changed'} {address}")
+            self._request_build(address)
+        if diff.routes_changed and not first:
+            self._info(f"routes: {', '.join(r.key for r in inventory.routes) or 'none'}")
+        if self._watching:
+            self.watcher.update(self._watch_roots())
+        self._publish_snapshot()
+
+    def _forget(self, address: str) -> None:
+        self._info(f"removed {address}")
+        self.states.pop(address, None)
+        self._dirty.discard(address)
+        task = self._build_tasks.pop(address, None)
+        if task:
+            task.cancel()
+        pool = self.pools.pop(address, None)
+        if pool is not None:
+            self._close_later(pool)
+        self._close_later_coro(self.builder.forget(address))
+
+    # Builds
+
+    def _request_build(self, address: str) -> None:
+        self._dirty.add(address)
+        task = self._build_tasks.get(address)
+        if task is None or task.done():
+            self._build_tasks[address] = asyncio.create_task(self._build_loop(address), name=f"build {address}")
+
+    async def _build_loop(self, address: str) -> None:
+        while address in self._dirty:
+            self._dirty.discard(address)
+            function = self.inventory.function(address)
+            if function is None:
+                return
+            state = self.states.get(address, FunctionState())
+            generation = state.generation + 1
+            self.states[address] = replace(state, build_state=BuildState.BUILDING, generation=generation)
+            self._publish_snapshot()
+            result = await self.builder.build(function, generation)
+            if self.inventory.function(address) is None:
+                return
+            await self._apply_build(function, result)
+
+    async def _apply_build(self, function: Function, result: BuildResult) -> None:
+        state = self.states.get(function.address, FunctionState())
+        facts = BuildFacts(result.inputs or state.facts.inputs, result.ok)
+        error = result.error
+        pool = None
+        if result.ok and result.task_root is not None:
+            try:
+                pool = FunctionPool(function, result.task_root, result.handler, self.publish,
+                                    region=self.settings.region, node=self.settings.node)
+            except RuntimeStartError as start_error:
+                error = str(start_error)
+
+        if pool is not None:
+            self._swap_pool(function.address, pool)
+            self.states[function.address] = replace(
+                state, build_state=BuildState.READY, last_build_ms=result.duration_ms,
+                last_built_at=time.time(), error=None, facts=facts)
+            self._info(f"built {function.name} #{result.generation} in {result.duration_ms:.0f} ms")
+        else:
+            self.states[function.address] = replace(state, build_state=BuildState.FAILED, error=error,
+                                                    last_build_ms=result.duration_ms, facts=facts)
+            serving = " (the last good build keeps serving)" if function.address in self.pools else ""
+            self.publish(LogRecord(function.name, f"build failed{serving}: {error}", Level.ERROR))
+
+        ready = self._ready.pop(function.address, None)
+        if ready is not None:
+            ready.set()
+        if self._watching:
+            self.watcher.update(self._watch_roots())
+        self._publish_snapshot()
+
+    def _swap_pool(self, address: str, pool: FunctionPool) -> None:
+        """Serve new requests from pool; the old pool finishes its requests, then stops."""
+        old = self.pools.get(address)
+        self.pools[address] = pool
+        if old is not None:
+            self._close_later(old)
+
+    def _close_later(self, pool: FunctionPool) -> None:
+        self._close_later_coro(pool.close())
+
+    def _close_later_coro(self, coroutine) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    # Watching
+
+    async def _on_files_changed(self, paths: frozenset[Path]) -> None:
+        facts = {address: state.facts for address, state in self.states.items()}
+        plan = plan_changes(paths, self.settings.infra_dir, self.settings.var_files,
+                            self.inventory.functions, facts)
+        if plan.reload_inventory:
+            await self._reload_inventory()
+        for address in sorted(plan.rebuild):
+            self._request_build(address)
+
+    def _watch_roots(self) -> set[tuple[Path, bool]]:
+        facts = {address: state.facts for address, state in self.states.items()}
+        return watch_roots(self.settings.infra_dir, self.settings.var_files, self.inventory.functions, facts)
+
+    def _view(self, function: Function, routes: list[str]) -> FunctionView:
+        state = self.states.get(function.address, FunctionState())
+        return FunctionView(function.address, function.name, function.runtime, tuple(routes), state.build_state,
+                            state.generation, state.last_build_ms, state.last_built_at, state.error)
+
+
+def _not_built(address: str, error: str | None) -> InvokeResult:
+    message = f"{address} has no successful build" + (f": {error}" if error else "")
+    document = {"errorType": "Runtime.BuildFailed", "errorMessage": message, "stackTrace": []}
+    return InvokeResult("", json.dumps(document).encode(), "Unhandled")

@@ -1,0 +1,106 @@
+"""The inventory: functions and routes that the Terraform configuration defines.
+
+These values are what every stage of devd shares: discovery produces them, builds, workers
+and the gateway consume them, and the views print them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Mapping
+
+
+class ApiKind(str, Enum):
+    """The API Gateway product that serves a route."""
+
+    REST = "rest"
+    """A REST API (`aws_api_gateway_rest_api`), which sends the v1 proxy event."""
+    HTTP = "http"
+    """An HTTP API (`aws_apigatewayv2_api`), whose integration chooses payload 1.0 or 2.0."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something in the configuration that devd could not use, with where and what to do."""
+
+    message: str
+    file: str | None = None
+    line: int | None = None
+    syntax: bool = False
+    """True when a whole file could not be parsed, so the inventory is missing its contents."""
+
+    def __str__(self) -> str:
+        if self.file and self.line:
+            return f"{self.file}:{self.line}: {self.message}"
+        if self.file:
+            return f"{self.file}: {self.message}"
+        return self.message
+
+
+@dataclass(frozen=True)
+class Function:
+    """One Lambda function, with the values Terraform gives it.
+
+    `code_dir` is the directory whose contents Terraform packages (an `archive_file`
+    `source_dir`, a `source_path` entry), absolute. `source` is the same path relative to the
+    project root, as `devd ls` prints it.
+    """
+
+    address: str
+    name: str
+    runtime: str
+    handler: str
+    code_dir: str | None
+    source: str | None
+    environment: Mapping[str, str] = field(default_factory=dict)
+    timeout: int = 3
+    memory: int = 128
+    architectures: tuple[str, ...] = ("x86_64",)
+    file: str | None = None
+    line: int | None = None
+
+    @property
+    def language(self) -> str:
+        """Return "node", "python" or "other", from the runtime identifier."""
+        if self.runtime.startswith("nodejs"):
+            return "node"
+        if self.runtime.startswith("python"):
+            return "python"
+        return "other"
+
+
+@dataclass(frozen=True)
+class Route:
+    """One method and path of an API, integrated with a Lambda function (or not emulated)."""
+
+    api: ApiKind
+    api_address: str
+    method: str
+    path: str
+    payload_version: str
+    function: str | None
+    stage: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Return the route key as API Gateway writes it, such as "GET /items/{id}"."""
+        if self.path == "$default":
+            return "$default"
+        return f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """Everything discovery found, in a stable order."""
+
+    functions: tuple[Function, ...] = ()
+    routes: tuple[Route, ...] = ()
+    problems: tuple[Problem, ...] = ()
+
+    def function(self, address: str) -> Function | None:
+        """Return the function with this address, or None."""
+        for function in self.functions:
+            if function.address == address:
+                return function
+        return None

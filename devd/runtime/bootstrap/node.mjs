@@ -1,0 +1,323 @@
+// devd's Lambda runtime for Node.js.
+//
+// It loads the handler that _HANDLER names ("file.export" or "dir/file.export") from
+// LAMBDA_TASK_ROOT once, then fetches events from the Runtime API at AWS_LAMBDA_RUNTIME_API
+// and posts each result back, one invocation at a time. Console output passes through
+// unchanged, because the daemon tags each line with the request id.
+
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import http from "node:http";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import util from "node:util";
+
+process.setSourceMapsEnabled(true);
+
+const API_PREFIX = "/2018-06-01/runtime";
+const ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type";
+
+// The order of the AWS Node.js runtime (src/UserFunction.js of
+// aws-lambda-nodejs-runtime-interface-client): .js, then .mjs, then .cjs. That runtime also
+// loads a file without an extension first, which devd does not.
+const MODULE_EXTENSIONS = [".js", ".mjs", ".cjs"];
+
+const env = process.env;
+const [apiHost, apiPort] = (env.AWS_LAMBDA_RUNTIME_API ?? "").split(":");
+const agent = new http.Agent({ keepAlive: true });
+
+// The request id of the invocation that the handler is processing, or null between invocations.
+let currentRequestId = null;
+
+class InitError extends Error {
+  constructor(errorType, message, stackTrace = []) {
+    super(message);
+    this.errorType = errorType;
+    this.stackTrace = stackTrace;
+  }
+}
+
+// Sends one request to the Runtime API and resolves to { status, headers, body }.
+function callRuntimeApi(method, route, body = undefined, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const options = {
+      host: apiHost,
+      port: Number(apiPort),
+      method,
+      path: API_PREFIX + route,
+      agent,
+      headers: body === undefined ? headers : { ...headers, "Content-Length": Buffer.byteLength(body) },
+    };
+    const request = http.request(options, (response) => {
+      const chunks = [];
+      response.on("data", (chunk) => chunks.push(chunk));
+      response.on("end", () =>
+        resolve({ status: response.statusCode, headers: response.headers, body: Buffer.concat(chunks) }),
+      );
+      response.on("error", reject);
+    });
+    request.on("error", reject);
+    request.end(body);
+  });
+}
+
+// Converts anything a handler throws or rejects with into Lambda's error document.
+function errorDocument(error) {
+  if (error instanceof InitError) {
+    return { errorType: error.errorType, errorMessage: error.message, stackTrace: error.stackTrace };
+  }
+  if (error instanceof Error || (error && typeof error.name === "string" && typeof error.message === "string")) {
+    const stack = typeof error.stack === "string" ? error.stack.split("\n") : [];
+    const userStack = stack.filter((line) => !line.includes(import.meta.url));
+    return { errorType: error.name, errorMessage: error.message, stackTrace: userStack };
+  }
+  const message = typeof error === "string" ? error : util.inspect(error);
+  return { errorType: typeof error, errorMessage: message, stackTrace: [] };
+}
+
+// Resolves when everything written to stdout and stderr so far has reached the pipes. Node
+// writes to a pipe asynchronously, and the daemon tags output with the request id only until
+// the result arrives, so every result is posted after this.
+function flushOutput() {
+  const pending = [process.stdout, process.stderr]
+    .filter((stream) => stream.writableLength > 0)
+    .map((stream) => new Promise((resolve) => stream.write("", () => resolve())));
+  return Promise.all(pending);
+}
+
+async function postError(route, error) {
+  await flushOutput();
+  const document = errorDocument(error);
+  const headers = { "Content-Type": "application/json", [ERROR_TYPE_HEADER]: document.errorType };
+  await callRuntimeApi("POST", route, JSON.stringify(document), headers);
+}
+
+// Splits "dir/file.export.nested" into the module path "dir/file" and ["export", "nested"].
+function parseHandlerName(handler) {
+  if (handler.includes("..")) {
+    throw new InitError(
+      "Runtime.MalformedHandlerName",
+      `Handler '${handler}' is invalid: it must not contain "..", because the module must be inside the task root.`,
+    );
+  }
+  const slash = handler.lastIndexOf("/");
+  const name = handler.slice(slash + 1);
+  const dot = name.indexOf(".");
+  if (dot < 1 || dot === name.length - 1) {
+    throw new InitError(
+      "Runtime.MalformedHandlerName",
+      `Handler '${handler}' is invalid: expected "file.export" or "dir/file.export".`,
+    );
+  }
+  return { modulePath: handler.slice(0, slash + 1) + name.slice(0, dot), exportPath: name.slice(dot + 1).split(".") };
+}
+
+function resolveModuleFile(taskRoot, modulePath) {
+  const base = path.resolve(taskRoot, modulePath);
+  for (const extension of MODULE_EXTENSIONS) {
+    if (fs.existsSync(base + extension)) {
+      return base + extension;
+    }
+  }
+  throw new InitError(
+    "Runtime.ImportModuleError",
+    `Error: Cannot find module '${modulePath}': no ${modulePath}.js, .mjs or .cjs file in ${taskRoot}`,
+  );
+}
+
+// Returns the location lines ("file:line", the source line, the caret) that `node --check`
+// prints for a syntax error, because an ES module's SyntaxError does not carry its location.
+// NOTE: this finds errors in the handler's own file only, not in the modules it imports.
+function syntaxErrorLocation(file) {
+  const check = spawnSync(process.execPath, ["--check", file], { encoding: "utf8" });
+  if (check.status === 0 || typeof check.stderr !== "string") {
+    return [];
+  }
+  const lines = check.stderr.split("\n");
+  const end = lines.findIndex((line) => line.startsWith("SyntaxError"));
+  return lines.slice(0, end < 0 ? 0 : end).filter((line) => line.trim() !== "");
+}
+
+function importFailure(error, modulePath, file) {
+  const stack = typeof error?.stack === "string" ? error.stack.split("\n") : [];
+
+  if (error instanceof SyntaxError) {
+    const location = error.stack?.includes(file) ? [] : syntaxErrorLocation(file);
+    const where = location.length > 0 ? ` (${location[0]})` : "";
+    return new InitError("Runtime.UserCodeSyntaxError", `${error.name}: ${error.message}${where}`, [
+      ...location,
+      ...stack,
+    ]);
+  }
+  if (error?.code === "ERR_MODULE_NOT_FOUND" || error?.code === "MODULE_NOT_FOUND") {
+    return new InitError("Runtime.ImportModuleError", `Error: ${error.message} (loading '${modulePath}')`, stack);
+  }
+  return error;
+}
+
+function findExport(moduleNamespace, exportPath) {
+  const [first, ...rest] = exportPath;
+  // A CommonJS module imported as ESM exposes module.exports as `default`, and its named
+  // exports only when Node's static analysis detects them.
+  let value = moduleNamespace[first] ?? moduleNamespace.default?.[first];
+  for (const key of rest) {
+    value = value?.[key];
+  }
+  return value;
+}
+
+async function loadHandler() {
+  const handlerName = env._HANDLER ?? "";
+  const taskRoot = env.LAMBDA_TASK_ROOT ?? process.cwd();
+  const { modulePath, exportPath } = parseHandlerName(handlerName);
+  const file = resolveModuleFile(taskRoot, modulePath);
+
+  let moduleNamespace;
+  try {
+    moduleNamespace = await import(pathToFileURL(file).href);
+  } catch (error) {
+    throw importFailure(error, modulePath, file);
+  }
+
+  const handler = findExport(moduleNamespace, exportPath);
+  if (typeof handler !== "function") {
+    throw new InitError(
+      "Runtime.HandlerNotFound",
+      `${path.basename(file)} does not export a function named '${exportPath.join(".")}' (handler '${handlerName}').`,
+    );
+  }
+  return handler;
+}
+
+function makeContext(headers, callback) {
+  const deadlineMs = Number(headers["lambda-runtime-deadline-ms"]);
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: env.AWS_LAMBDA_FUNCTION_NAME,
+    functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION,
+    memoryLimitInMB: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+    invokedFunctionArn: headers["lambda-runtime-invoked-function-arn"],
+    awsRequestId: headers["lambda-runtime-aws-request-id"],
+    logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME,
+    logStreamName: env.AWS_LAMBDA_LOG_STREAM_NAME,
+    identity: undefined,
+    clientContext: undefined,
+    getRemainingTimeInMillis: () => Math.max(0, deadlineMs - Date.now()),
+    done: callback,
+    succeed: (result) => callback(null, result),
+    fail: (error) => callback(error ?? new Error("context.fail() was called without an error")),
+  };
+}
+
+// Runs the handler and settles with its result: the promise it returns, or the callback
+// (or context.done/succeed/fail) for callback-style handlers, whichever comes first. A
+// synchronous throw propagates to the caller.
+// NOTE: devd posts the callback's result at once and does not wait for the event loop to
+// empty, whatever the value of context.callbackWaitsForEmptyEventLoop.
+function runHandler(handler, event, headers) {
+  let settled = false;
+  let resolveResult;
+  let rejectResult;
+  const result = new Promise((resolve, reject) => {
+    resolveResult = resolve;
+    rejectResult = reject;
+  });
+  const callback = (error, value) => {
+    if (settled) {
+      return;
+    }
+    settled = true;
+    if (error !== null && error !== undefined) {
+      rejectResult(error);
+    } else {
+      resolveResult(value);
+    }
+  };
+
+  const returned = handler(event, makeContext(headers, callback), callback);
+
+  if (returned && typeof returned.then === "function") {
+    returned.then(
+      (value) => callback(null, value),
+      (error) => callback(error ?? new Error("The handler's promise was rejected without a reason")),
+    );
+  } else if (handler.length < 3 && !settled) {
+    // Lambda ignores the return value of a handler that is neither async nor callback-style,
+    // and responds null once the event loop is empty. devd responds null at once.
+    if (returned !== undefined) {
+      console.error(
+        "The handler returned a value without a promise or a callback, so Lambda responds null. Make it async or call the callback.",
+      );
+    }
+    callback(null, null);
+  }
+  return result;
+}
+
+async function invokeOnce(handler, next) {
+  const requestId = next.headers["lambda-runtime-aws-request-id"];
+  currentRequestId = requestId;
+  env._X_AMZN_TRACE_ID = next.headers["lambda-runtime-trace-id"] ?? "";
+
+  let body;
+  try {
+    const event = JSON.parse(next.body.toString("utf8") || "null");
+    const result = await runHandler(handler, event, next.headers);
+    body = JSON.stringify(result === undefined ? null : result);
+  } catch (error) {
+    currentRequestId = null;
+    await postError(`/invocation/${requestId}/error`, error);
+    return;
+  }
+
+  currentRequestId = null;
+  await flushOutput();
+  const response = await callRuntimeApi("POST", `/invocation/${requestId}/response`, body, {
+    "Content-Type": "application/json",
+  });
+  if (response.status >= 400) {
+    console.error(`The Runtime API rejected the response of request ${requestId}: ${response.body.toString("utf8")}`);
+  }
+}
+
+process.on("unhandledRejection", (reason) => {
+  console.error("Unhandled promise rejection:", reason);
+});
+
+process.on("uncaughtException", async (error) => {
+  // An uncaught exception leaves the handler's state unknown, so the runtime reports it to the
+  // invocation in flight and exits. The daemon starts a fresh worker for the next request.
+  const requestId = currentRequestId;
+  currentRequestId = null;
+  if (requestId === null) {
+    console.error("Uncaught exception:", error);
+  } else {
+    await postError(`/invocation/${requestId}/error`, error).catch((postFailure) => {
+      console.error("Uncaught exception:", error, "\nReporting it to the Runtime API failed:", postFailure);
+    });
+  }
+  process.exit(1);
+});
+
+async function main() {
+  let handler;
+  try {
+    handler = await loadHandler();
+  } catch (error) {
+    await postError("/init/error", error);
+    process.exit(1);
+  }
+
+  for (;;) {
+    const next = await callRuntimeApi("GET", "/invocation/next");
+    if (next.status !== 200) {
+      throw new Error(`GET /invocation/next returned HTTP ${next.status}: ${next.body.toString("utf8")}`);
+    }
+    await invokeOnce(handler, next);
+  }
+}
+
+main().catch((error) => {
+  console.error(`The Lambda runtime failed to talk to the Runtime API at ${env.AWS_LAMBDA_RUNTIME_API}:`, error);
+  process.exit(1);
+});

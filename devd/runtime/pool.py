@@ -1,0 +1,285 @@
+"""A pool of warm workers for one build of one function.
+
+The pool reuses idle workers, so module-level state survives between requests as it does in a
+warm Lambda execution environment. It starts a new worker when all are busy, up to
+`max_workers`, and beyond that queues requests in arrival order. A worker that timed out,
+crashed or failed to load its handler is dropped and replaced on demand.
+
+The pool never reloads code: `task_root` is one build's output, and a new build gets a new
+pool while the old one closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from devd.errors import ConfigError, RuntimeStartError
+from devd.inventory import Function
+from devd.logs.records import Level, LogRecord
+from devd.runtime.environment import overridden_reserved_names
+from devd.runtime.invoke import InvokeResult
+from devd.runtime.worker import (
+    INIT_TIMEOUT_S,
+    STOP_GRACE_S,
+    LogSink,
+    Worker,
+    bootstrap_command,
+)
+
+logger = logging.getLogger("devd.runtime.pool")
+
+
+@dataclass(frozen=True)
+class PoolStats:
+    """Counts for the views: live workers, workers running an invocation, invocations started."""
+
+    workers: int
+    busy: int
+    invocations: int
+
+
+class _Slot:
+    """Permission to start a worker, handed to the first queued request when a worker goes away."""
+
+
+_SLOT = _Slot()
+
+
+class FunctionPool:
+    """The workers that serve one function from one build output directory."""
+
+    def __init__(
+        self,
+        function: Function,
+        task_root: Path,
+        handler: str,
+        on_log: LogSink,
+        *,
+        region: str = "us-east-1",
+        account_id: str = "123456789012",
+        max_workers: int = 4,
+        node: str = "node",
+        python: str = sys.executable,
+        passthrough: Sequence[str] = (),
+        host_env: Mapping[str, str] | None = None,
+    ) -> None:
+        """Prepare the pool. Workers start on the first requests, not here.
+
+        `node` and `python` are the executables that run the bootstraps. `passthrough` names
+        host environment variables that workers inherit. `host_env` defaults to `os.environ`.
+        Raises ConfigError for `max_workers` below 1, and RuntimeStartError for a runtime
+        that devd cannot run.
+        """
+        if max_workers < 1:
+            raise ConfigError(f"max_workers must be at least 1, not {max_workers}")
+
+        self.function = function
+        self._interpreter = node if function.language == "node" else python
+        bootstrap_command(function, self._interpreter)
+        self._task_root = task_root
+        self._handler = handler
+        self._on_log = on_log
+        self._region = region
+        self._account_id = account_id
+        self._max_workers = max_workers
+        self._passthrough = tuple(passthrough)
+        self._host_env = host_env
+
+        self._workers: set[Worker] = set()
+        self._idle: list[Worker] = []
+        self._waiters: deque[asyncio.Future[Worker | _Slot]] = deque()
+        self._starting = 0
+        self._active = 0
+        self._invocations = 0
+        self._closing = False
+        self._stopping_workers: set[asyncio.Task[None]] = set()
+        self._drained = asyncio.Event()
+        self._drained.set()
+
+        self._warn_reserved_names()
+
+    @property
+    def stats(self) -> PoolStats:
+        """The current counts. A worker whose process exited while idle no longer counts."""
+        workers = sum(1 for worker in self._workers if worker.alive or worker.busy)
+        busy = sum(1 for worker in self._workers if worker.busy)
+        return PoolStats(workers=workers, busy=busy, invocations=self._invocations)
+
+    async def invoke(self, event: bytes, *, request_id: str | None = None) -> InvokeResult:
+        """Run one invocation with a JSON event on a warm or new worker.
+
+        `request_id` defaults to a new UUID. Handler errors, crashes and timeouts are results,
+        not exceptions. Raises RuntimeStartError when the pool is closed or a worker process
+        cannot be started.
+        """
+        if self._closing:
+            raise RuntimeStartError(f"the worker pool of {self.function.name} is closed")
+
+        request_id = request_id or str(uuid.uuid4())
+        self._active += 1
+        self._drained.clear()
+        try:
+            worker = await self._acquire()
+            try:
+                self._invocations += 1
+                return await worker.invoke(event, request_id)
+            finally:
+                self._release(worker)
+        finally:
+            self._active -= 1
+            if self._active == 0:
+                self._drained.set()
+
+    async def close(self) -> None:
+        """Finish the accepted requests, then stop every worker and return when all are gone.
+
+        New calls to `invoke` fail at once. Requests that already run, or wait for a worker,
+        are served by the workers the pool has, and no new worker starts. The wait is bounded
+        by the init limit plus the function's timeout. After that, or when no worker is left
+        to serve them, waiting requests fail with RuntimeStartError.
+        """
+        self._closing = True
+        bound_s = INIT_TIMEOUT_S + self.function.timeout + STOP_GRACE_S + 1.0
+        try:
+            await asyncio.wait_for(self._drained.wait(), bound_s)
+        except TimeoutError:
+            logger.warning("%s: requests still running after %.0f s, stopping the workers", self.function.name, bound_s)
+
+        self._reject_waiters()
+        while True:
+            workers = list(self._workers)
+            self._workers.clear()
+            self._idle.clear()
+            stopping = [task for task in self._stopping_workers if not task.done()]
+            if not workers and not stopping:
+                return
+            await asyncio.gather(*(worker.close() for worker in workers), *stopping)
+
+    async def _acquire(self) -> Worker:
+        worker = self._take_idle()
+        if worker is not None:
+            return worker
+
+        if len(self._workers) + self._starting < self._max_workers:
+            self._starting += 1
+            return await self._start_reserved()
+
+        waiter: asyncio.Future[Worker | _Slot] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            handed = await waiter
+        except asyncio.CancelledError:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+            elif waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                # The worker or slot arrived just before the cancellation: pass it on.
+                self._pass_on(waiter.result())
+            raise
+
+        if isinstance(handed, _Slot):
+            return await self._start_reserved()
+        return handed
+
+    async def _start_reserved(self) -> Worker:
+        """Start a worker in a slot that the caller already counted in `_starting`."""
+        try:
+            worker = await Worker.start(
+                self.function,
+                task_root=self._task_root,
+                handler=self._handler,
+                on_log=self._on_log,
+                interpreter=self._interpreter,
+                region=self._region,
+                account_id=self._account_id,
+                passthrough=self._passthrough,
+                host_env=self._host_env,
+            )
+        except BaseException:
+            self._starting -= 1
+            self._offer_slot()
+            raise
+
+        self._starting -= 1
+        self._workers.add(worker)
+        logger.debug("%s: started worker %d (%d running)", self.function.name, worker.pid, len(self._workers))
+        return worker
+
+    def _take_idle(self) -> Worker | None:
+        # The most recently used worker first, so the others can stay idle.
+        while self._idle:
+            worker = self._idle.pop()
+            if worker.alive:
+                return worker
+            self._discard(worker)
+        return None
+
+    def _release(self, worker: Worker) -> None:
+        if not worker.alive:
+            self._discard(worker)
+        elif self._hand_to_waiter(worker):
+            return
+        elif self._closing:
+            self._discard(worker)
+        else:
+            self._idle.append(worker)
+
+    def _hand_to_waiter(self, worker: Worker) -> bool:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(worker)
+                return True
+        return False
+
+    def _offer_slot(self) -> None:
+        """Let the first queued request start a worker in capacity that just became free."""
+        if self._closing:
+            if not self._workers and self._starting == 0:
+                self._reject_waiters()
+            return
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self._starting += 1
+                waiter.set_result(_SLOT)
+                return
+
+    def _pass_on(self, handed: Worker | _Slot) -> None:
+        if isinstance(handed, _Slot):
+            self._starting -= 1
+            self._offer_slot()
+        else:
+            self._release(handed)
+
+    def _discard(self, worker: Worker) -> None:
+        """Drop a worker that cannot serve again, stop it in the background, and free its slot.
+
+        While the pool closes, the slot stays unused (see `_offer_slot`).
+        """
+        self._workers.discard(worker)
+        task = asyncio.get_running_loop().create_task(worker.close())
+        self._stopping_workers.add(task)
+        task.add_done_callback(self._stopping_workers.discard)
+
+        self._offer_slot()
+
+    def _reject_waiters(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(RuntimeStartError(f"the worker pool of {self.function.name} closed"))
+
+    def _warn_reserved_names(self) -> None:
+        for name in overridden_reserved_names(self.function):
+            message = (
+                f"The Terraform environment sets {name}, which Lambda reserves and rejects on "
+                "deploy. devd ignores that value."
+            )
+            self._on_log(LogRecord(source=self.function.name, text=message, level=Level.WARNING))

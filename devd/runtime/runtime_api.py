@@ -1,0 +1,296 @@
+"""The Lambda Runtime API that one worker process polls, served on 127.0.0.1.
+
+Every worker has its own server, so an invocation that the server has handed out can only be
+running in that worker's process. The worker submits an invocation, the bootstrap inside the
+process fetches it with `GET /invocation/next` and posts the handler's response or error, and
+the server resolves the invocation's reply. `POST /init/error` fails every invocation that
+waits, because a runtime that cannot load its handler never fetches them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from aiohttp import web
+
+logger = logging.getLogger("devd.runtime.runtime_api")
+
+API_PREFIX = "/2018-06-01/runtime"
+
+MAX_RESPONSE_BYTES = 6_291_556
+"""Maximum size of a handler's response: the number that Lambda's own error message states
+for its 6 MB quota on synchronous invocations."""
+
+ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
+
+_SHUTDOWN_TIMEOUT_S = 1.0
+
+
+@dataclass(frozen=True)
+class ErrorDocument:
+    """The error a runtime reports, in the shape Lambda returns to callers."""
+
+    error_type: str
+    message: str
+    stack_trace: tuple[str, ...] = ()
+
+    def to_json(self) -> bytes:
+        """Serialize with Lambda's field names."""
+        document = {
+            "errorMessage": self.message,
+            "errorType": self.error_type,
+            "stackTrace": list(self.stack_trace),
+        }
+        return json.dumps(document).encode()
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One event to deliver to the handler."""
+
+    request_id: str
+    event: bytes
+    function_arn: str
+    timeout_s: float
+    trace_id: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The runtime's reply to an invocation.
+
+    `payload` is the response body, or the error document as JSON when `error` is set.
+    `during_init` is true when the runtime failed to load the handler (`/init/error`).
+    """
+
+    payload: bytes
+    error: ErrorDocument | None = None
+    during_init: bool = False
+
+
+def _new_future() -> asyncio.Future:
+    return asyncio.get_running_loop().create_future()
+
+
+@dataclass(frozen=True)
+class PendingInvocation:
+    """An invocation and its progress.
+
+    `delivered` resolves to the `time.monotonic()` at which the runtime fetched the event,
+    and `reply` to what the runtime posted back.
+    """
+
+    invocation: Invocation
+    delivered: asyncio.Future[float] = field(default_factory=_new_future)
+    reply: asyncio.Future[Reply] = field(default_factory=_new_future)
+
+
+def parse_error_document(body: bytes, error_type_header: str | None) -> ErrorDocument:
+    """Read the error document a runtime posted, tolerating bodies that are not one.
+
+    The header `Lambda-Runtime-Function-Error-Type` is the type when the body has none.
+    """
+    fallback_type = error_type_header or "Unhandled"
+
+    try:
+        document = json.loads(body or b"null")
+    except ValueError:
+        return ErrorDocument(fallback_type, body.decode("utf-8", "replace"))
+    if not isinstance(document, dict):
+        return ErrorDocument(fallback_type, json.dumps(document))
+
+    stack = document.get("stackTrace") or document.get("trace") or []
+    if isinstance(stack, str):
+        stack = stack.splitlines()
+    return ErrorDocument(
+        error_type=str(document.get("errorType") or fallback_type),
+        message=str(document.get("errorMessage", "")),
+        stack_trace=tuple(str(line) for line in stack) if isinstance(stack, list) else (),
+    )
+
+
+def new_trace_id(now: float | None = None) -> str:
+    """Return an X-Ray trace header value for one invocation, not sampled."""
+    epoch = int(time.time() if now is None else now)
+    return f"Root=1-{epoch:08x}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};Sampled=0"
+
+
+class RuntimeApiServer:
+    """The Runtime API of one worker process.
+
+    `on_init_error` receives the document of `POST /init/error` once, as soon as it arrives.
+    """
+
+    def __init__(self, on_init_error: Callable[[ErrorDocument], None] | None = None) -> None:
+        self._on_init_error = on_init_error
+        self._queue: asyncio.Queue[PendingInvocation] = asyncio.Queue()
+        self._in_flight: dict[str, PendingInvocation] = {}
+        self._init_error: Reply | None = None
+        self._pollers: set[asyncio.Task] = set()
+        self._runner: web.AppRunner | None = None
+        self.address = ""
+
+    async def start(self) -> None:
+        """Listen on 127.0.0.1 on a free port, and set `address` to "127.0.0.1:PORT"."""
+        app = web.Application(client_max_size=MAX_RESPONSE_BYTES + 1)
+        app.add_routes(
+            [
+                web.get(f"{API_PREFIX}/invocation/next", self._next),
+                web.post(f"{API_PREFIX}/invocation/{{request_id}}/response", self._response),
+                web.post(f"{API_PREFIX}/invocation/{{request_id}}/error", self._error),
+                web.post(f"{API_PREFIX}/init/error", self._init_error_route),
+            ]
+        )
+
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT_S)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+
+        host, port = self._runner.addresses[0][:2]
+        self.address = f"{host}:{port}"
+
+    def submit(self, invocation: Invocation) -> PendingInvocation:
+        """Queue an invocation for the runtime's next poll.
+
+        When the runtime has already reported an init error, the reply is that error at once.
+        """
+        pending = PendingInvocation(invocation)
+        if self._init_error is not None:
+            pending.reply.set_result(self._init_error)
+            return pending
+
+        self._queue.put_nowait(pending)
+        return pending
+
+    def discard(self, request_id: str) -> None:
+        """Forget an invocation that ended without a reply, so a late reply is rejected."""
+        self._in_flight.pop(request_id, None)
+
+    async def close(self) -> None:
+        """Stop listening and end the long polls that still wait for an event."""
+        for task in list(self._pollers):
+            task.cancel()
+
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _next(self, request: web.Request) -> web.StreamResponse:
+        task = asyncio.current_task()
+        assert task is not None
+        self._pollers.add(task)
+        try:
+            pending = await self._take_next()
+        finally:
+            self._pollers.discard(task)
+
+        invocation = pending.invocation
+        deadline_ms = int((time.time() + invocation.timeout_s) * 1000)
+        self._in_flight[invocation.request_id] = pending
+        pending.delivered.set_result(time.monotonic())
+
+        headers = {
+            "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
+            "Lambda-Runtime-Deadline-Ms": str(deadline_ms),
+            "Lambda-Runtime-Invoked-Function-Arn": invocation.function_arn,
+            "Lambda-Runtime-Trace-Id": invocation.trace_id,
+        }
+        return web.Response(body=invocation.event, headers=headers, content_type="application/json")
+
+    async def _take_next(self) -> PendingInvocation:
+        # An invocation whose reply is already set (it timed out or was cancelled while
+        # queued) is skipped, because no caller waits for its result any more.
+        while True:
+            pending = await self._queue.get()
+            if not pending.reply.done():
+                return pending
+
+    async def _response(self, request: web.Request) -> web.StreamResponse:
+        pending = self._in_flight.get(request.match_info["request_id"])
+        if pending is None:
+            return _invalid_request_id(request.match_info["request_id"])
+
+        body = await _read_limited(request, MAX_RESPONSE_BYTES)
+        if body is None:
+            error = ErrorDocument(
+                "Function.ResponseSizeTooLarge",
+                f"The response is larger than the maximum payload size ({MAX_RESPONSE_BYTES} bytes).",
+            )
+            self._finish(pending, Reply(error.to_json(), error))
+            return _json_response(413, {"errorType": error.error_type, "errorMessage": error.message})
+
+        self._finish(pending, Reply(body))
+        return _json_response(202, {"status": "OK"})
+
+    async def _error(self, request: web.Request) -> web.StreamResponse:
+        pending = self._in_flight.get(request.match_info["request_id"])
+        if pending is None:
+            return _invalid_request_id(request.match_info["request_id"])
+
+        body = await request.read()
+        error = parse_error_document(body, request.headers.get(ERROR_TYPE_HEADER))
+        self._finish(pending, Reply(_error_payload(body, error), error))
+        return _json_response(202, {"status": "OK"})
+
+    async def _init_error_route(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        error = parse_error_document(body, request.headers.get(ERROR_TYPE_HEADER))
+        first_report = self._init_error is None
+        self._init_error = Reply(_error_payload(body, error), error, during_init=True)
+
+        for pending in [*self._in_flight.values(), *_drain_queue(self._queue)]:
+            self._finish(pending, self._init_error)
+
+        if first_report and self._on_init_error is not None:
+            self._on_init_error(error)
+        return _json_response(202, {"status": "OK"})
+
+    def _finish(self, pending: PendingInvocation, reply: Reply) -> None:
+        self._in_flight.pop(pending.invocation.request_id, None)
+        if not pending.reply.done():
+            pending.reply.set_result(reply)
+
+
+def _error_payload(body: bytes, error: ErrorDocument) -> bytes:
+    """Return the runtime's own document when it is a JSON object, else a normalized one."""
+    try:
+        if isinstance(json.loads(body), dict):
+            return body
+    except ValueError:
+        pass
+    return error.to_json()
+
+
+def _drain_queue(queue: asyncio.Queue[PendingInvocation]) -> list[PendingInvocation]:
+    items = []
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    return items
+
+
+async def _read_limited(request: web.Request, limit: int) -> bytes | None:
+    """Read the whole body, and return None when it is longer than `limit` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size <= limit:
+            chunks.append(chunk)
+    return b"".join(chunks) if size <= limit else None
+
+
+def _invalid_request_id(request_id: str) -> web.Response:
+    logger.debug("rejected a reply for request %s, which is not in flight", request_id)
+    message = f"Request {request_id} is not in flight: it finished, timed out or was never sent."
+    return _json_response(400, {"errorType": "InvalidRequestID", "errorMessage": message})
+
+
+def _json_response(status: int, document: dict[str, str]) -> web.Response:
+    return web.json_response(document, status=status)

@@ -1,0 +1,349 @@
+"""One warm worker: a runtime process with its own Runtime API server.
+
+The process runs devd's bootstrap for the function's language in its own process group. Each
+line it writes to stdout or stderr goes to the log sink, tagged with the request id of the
+invocation in flight. A worker serves one invocation at a time, enforces the function's
+timeout, and turns a crash, a timeout or a failed handler import into the result that Lambda
+would return. A worker that timed out, crashed or failed to load its handler is no longer
+`alive`, and its pool replaces it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import select
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+from devd.errors import RuntimeStartError
+from devd.inventory import Function
+from devd.logs.records import Level, LogRecord
+from devd.runtime.environment import (
+    BOOTSTRAP_DIR,
+    log_stream_name,
+    mask_environment,
+    worker_environment,
+)
+from devd.runtime.invoke import InvokeResult
+from devd.runtime.output import OutputProtocol, describe_exit, line_level
+from devd.runtime.runtime_api import (
+    ErrorDocument,
+    Invocation,
+    PendingInvocation,
+    Reply,
+    RuntimeApiServer,
+    new_trace_id,
+)
+from devd.supervise.process_group import die_with_parent, stop_process_group
+
+logger = logging.getLogger("devd.runtime.worker")
+
+LogSink = Callable[[LogRecord], None]
+
+INIT_TIMEOUT_S = 10.0
+"""Time a runtime gets to load its handler before its first event: Lambda's init limit."""
+
+STOP_GRACE_S = 2.0
+"""Time between SIGTERM and SIGKILL when a worker is stopped."""
+
+_MAX_DRAIN_ROUNDS = 100
+
+
+def bootstrap_command(function: Function, interpreter: str) -> list[str]:
+    """Return the command line that runs devd's bootstrap for the function's language.
+
+    Raises RuntimeStartError for a runtime that devd has no bootstrap for.
+    """
+    if function.language == "node":
+        return [interpreter, str(BOOTSTRAP_DIR / "node.mjs")]
+    if function.language == "python":
+        return [interpreter, "-u", str(BOOTSTRAP_DIR / "python_bootstrap.py")]
+    raise RuntimeStartError(
+        f"{function.name}: runtime {function.runtime} is not supported locally. devd runs "
+        "nodejs* and python* functions."
+    )
+
+
+def function_arn(region: str, account_id: str, function_name: str) -> str:
+    """Return the unqualified ARN of a Lambda function."""
+    return f"arn:aws:lambda:{region}:{account_id}:function:{function_name}"
+
+
+class Worker:
+    """One runtime process and the Runtime API server that only it uses.
+
+    Create it with `await Worker.start(...)`, run invocations one at a time with `invoke`,
+    and end it with `close`.
+    """
+
+    def __init__(self, function: Function, on_log: LogSink, arn: str) -> None:
+        self.function = function
+        self.pid = 0
+        self._on_log = on_log
+        self._arn = arn
+        self._server = RuntimeApiServer(on_init_error=self._log_init_error)
+        self._transport: asyncio.SubprocessTransport | None = None
+        self._protocol: OutputProtocol | None = None
+        self._exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._exit_task: asyncio.Task | None = None
+        self._request_id: str | None = None
+        self._busy = False
+        self._broken = False
+        self._stopping = False
+
+    @classmethod
+    async def start(
+        cls,
+        function: Function,
+        *,
+        task_root: Path,
+        handler: str,
+        on_log: LogSink,
+        interpreter: str,
+        region: str = "us-east-1",
+        account_id: str = "123456789012",
+        passthrough: Sequence[str] = (),
+        host_env: Mapping[str, str] | None = None,
+    ) -> Worker:
+        """Start the Runtime API server and the runtime process, which loads the handler.
+
+        `interpreter` is the `node` or `python` executable that runs the bootstrap. A failed
+        handler import is not raised here: it becomes the result of the first invocation.
+        Raises RuntimeStartError when the process cannot be started.
+        """
+        command = bootstrap_command(function, interpreter)
+        worker = cls(function, on_log, function_arn(region, account_id, function.name))
+        await worker._server.start()
+
+        env = worker_environment(
+            function,
+            task_root=task_root,
+            handler=handler,
+            region=region,
+            runtime_api=worker._server.address,
+            log_stream_name=log_stream_name(datetime.now(timezone.utc).date(), uuid.uuid4().hex),
+            host_env=os.environ if host_env is None else host_env,
+            passthrough=passthrough,
+        )
+
+        try:
+            await worker._spawn(command, task_root, env)
+        except BaseException:
+            await worker._server.close()
+            raise
+
+        logger.debug(
+            "started worker %d for %s: %s, environment %s",
+            worker.pid,
+            function.name,
+            command,
+            mask_environment(env),
+        )
+        return worker
+
+    async def _spawn(self, command: list[str], task_root: Path, env: dict[str, str]) -> None:
+        loop = asyncio.get_running_loop()
+        protocol = OutputProtocol(self._log_line, self._on_process_exit)
+        self._protocol = protocol
+        try:
+            transport, _ = await loop.subprocess_exec(
+                lambda: protocol,
+                *command,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                cwd=task_root,
+                env=env,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
+            )
+        except OSError as error:
+            raise RuntimeStartError(
+                f"cannot start the {self.function.language} runtime for {self.function.name} "
+                f"with {command[0]!r} in {task_root}: {error}. Install it or choose another "
+                "executable."
+            ) from error
+
+        self._transport = transport
+        self.pid = transport.get_pid()
+
+    @property
+    def alive(self) -> bool:
+        """Whether the worker can take another invocation: its process runs and is healthy."""
+        return not (self._exited.done() or self._broken or self._stopping)
+
+    @property
+    def busy(self) -> bool:
+        """Whether an invocation is in flight."""
+        return self._busy
+
+    async def invoke(self, event: bytes, request_id: str) -> InvokeResult:
+        """Deliver one JSON event to the handler and return the result Lambda would return.
+
+        A thrown error, a crash and a timeout are results with `function_error` "Unhandled",
+        not exceptions. Cancelling the call leaves the worker not `alive`, because its handler
+        may still be running.
+        """
+        if self._busy or not self.alive:
+            raise RuntimeStartError(f"worker {self.pid} of {self.function.name} cannot take an invocation")
+
+        self._busy = True
+        self._request_id = request_id
+        invocation = Invocation(request_id, event, self._arn, float(self.function.timeout), new_trace_id())
+        pending = self._server.submit(invocation)
+        try:
+            return await self._run(pending)
+        except asyncio.CancelledError:
+            self._broken = True
+            logger.debug("invocation %s on worker %d was cancelled", request_id, self.pid)
+            raise
+        finally:
+            self._server.discard(request_id)
+            self._request_id = None
+            self._busy = False
+
+    async def _run(self, pending: PendingInvocation) -> InvokeResult:
+        request_id = pending.invocation.request_id
+
+        # A cold worker must load its handler before it fetches the event, within Lambda's
+        # init limit. A warm worker fetches the event at once.
+        await asyncio.wait(
+            [pending.delivered, pending.reply, self._exited],
+            timeout=INIT_TIMEOUT_S,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        if pending.reply.done():
+            return self._reply_result(request_id, pending.reply.result(), 0.0)
+        if not pending.delivered.done():
+            if self._exited.done():
+                return self._exit_result(request_id, 0.0)
+            return await self._timeout_result(request_id, "Init phase", INIT_TIMEOUT_S)
+
+        delivered_at = pending.delivered.result()
+        timeout_s = float(self.function.timeout)
+        remaining_s = delivered_at + timeout_s - time.monotonic()
+        await asyncio.wait(
+            [pending.reply, self._exited],
+            timeout=max(0.0, remaining_s),
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+
+        duration_ms = (time.monotonic() - delivered_at) * 1000
+        if pending.reply.done():
+            await self._drain_output()
+            return self._reply_result(request_id, pending.reply.result(), duration_ms)
+        if self._exited.done():
+            return self._exit_result(request_id, duration_ms)
+        return await self._timeout_result(request_id, "Task", timeout_s)
+
+    def _reply_result(self, request_id: str, reply: Reply, duration_ms: float) -> InvokeResult:
+        if reply.error is None:
+            return InvokeResult(request_id, reply.payload, None, duration_ms)
+
+        if reply.during_init:
+            self._broken = True
+        else:
+            self._log_error_document(reply.error, request_id)
+        return InvokeResult(request_id, reply.payload, "Unhandled", duration_ms)
+
+    def _exit_result(self, request_id: str, duration_ms: float) -> InvokeResult:
+        reason = describe_exit(self._exited.result())
+        error = ErrorDocument("Runtime.ExitError", f"RequestId: {request_id} Error: Runtime exited with {reason}")
+        return InvokeResult(request_id, error.to_json(), "Unhandled", duration_ms)
+
+    async def _timeout_result(self, request_id: str, phase: str, timeout_s: float) -> InvokeResult:
+        message = f"{phase} timed out after {timeout_s:.2f} seconds"
+        self._emit(Level.ERROR, message, request_id)
+        await self.close()
+
+        error = ErrorDocument("Sandbox.Timedout", f"RequestId: {request_id} Error: {message}")
+        return InvokeResult(request_id, error.to_json(), "Unhandled", timeout_s * 1000)
+
+    async def close(self) -> None:
+        """Stop the process group (SIGTERM, then SIGKILL after a grace period) and the server.
+
+        Returns when the process has exited and been reaped.
+        """
+        self._stopping = True
+        if self._transport is not None:
+            await stop_process_group(self.pid, self._exited, STOP_GRACE_S)
+            self._transport.close()
+        if self._exit_task is not None:
+            await self._exit_task
+        await self._server.close()
+
+    async def _drain_output(self) -> None:
+        """Wait until the output the process wrote so far has reached the log sink.
+
+        The runtime writes its output before it posts the response, so this keeps the
+        handler's last lines tagged with the request id of the invocation that wrote them.
+        """
+        poller = select.poll()
+        for fd in self._pipe_fds():
+            poller.register(fd, select.POLLIN)
+
+        for _ in range(_MAX_DRAIN_ROUNDS):
+            if not any(events & select.POLLIN for _, events in poller.poll(0)):
+                return
+            await asyncio.sleep(0)
+
+    def _pipe_fds(self) -> list[int]:
+        fds = []
+        for stream in (1, 2):
+            pipe_transport = self._transport.get_pipe_transport(stream) if self._transport else None
+            if pipe_transport is None or pipe_transport.is_closing():
+                continue
+            pipe = pipe_transport.get_extra_info("pipe")
+            if pipe is not None:
+                fds.append(pipe.fileno())
+        return fds
+
+    def _on_process_exit(self, returncode: int) -> None:
+        self._exit_task = asyncio.get_running_loop().create_task(self._finish_exit(returncode))
+
+    async def _finish_exit(self, returncode: int) -> None:
+        # The exit is reported after the process's last output lines.
+        if self._protocol is not None:
+            await self._protocol.wait_closed(timeout_s=1.0)
+
+        expected = self._stopping or self._broken
+        if expected:
+            logger.debug("worker %d of %s exited: %s", self.pid, self.function.name, describe_exit(returncode))
+        else:
+            self._emit(Level.ERROR, f"Runtime exited with {describe_exit(returncode)}", self._request_id)
+
+        if not self._exited.done():
+            self._exited.set_result(returncode)
+
+    def _log_line(self, stream: int, text: str) -> None:
+        self._emit(line_level(text, stream), text, self._request_id)
+
+    def _log_init_error(self, error: ErrorDocument) -> None:
+        self._broken = True
+        self._log_error_document(error, self._request_id)
+
+    def _log_error_document(self, error: ErrorDocument, request_id: str | None) -> None:
+        header = f"{error.error_type}: {error.message}"
+        self._emit(Level.ERROR, header, request_id)
+
+        # A Node.js stack starts with "Name: message", which the header already shows.
+        lines = [line.rstrip() for entry in error.stack_trace for line in entry.splitlines()]
+        if lines and error.message and lines[0].endswith(error.message):
+            lines = lines[1:]
+        for line in lines:
+            if line.strip():
+                self._emit(Level.ERROR, line, request_id)
+
+    def _emit(self, level: Level, text: str, request_id: str | None) -> None:
+        record = LogRecord(source=self.function.name, text=text, level=level, request_id=request_id)
+        try:
+            self._on_log(record)
+        except Exception:
+            # A failing sink must not close the pipes that feed it.
+            logger.exception("the log sink failed on a line of %s", self.function.name)
+

@@ -1,0 +1,73 @@
+"""Styled lines for the TUI's log pane, built from log and request records."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from devd.console import format_clock, short_request_id
+from devd.logs.records import Level, LogRecord, RequestRecord
+
+LEVEL_STYLES = {Level.ERROR: "red", Level.WARNING: "yellow", Level.DEBUG: "dim"}
+"""Styles of log record text by level. Info text keeps the default style."""
+
+
+def status_style(status: int) -> str:
+    """Return the style of an HTTP status code: green 2xx, cyan 3xx, yellow 4xx, red 5xx."""
+    if status >= 500:
+        return "bold red"
+    if status >= 400:
+        return "yellow"
+    if status >= 300:
+        return "cyan"
+    return "green"
+
+
+def log_line(record: LogRecord) -> Text:
+    """Build `HH:MM:SS source  [1a2b3c4d] text`, with the text coloured by level.
+
+    The bracketed request id appears only when the record has one.
+    """
+    line = Text.assemble(
+        (format_clock(record.time), "dim"),
+        " ",
+        (record.source, "bold"),
+        "  ",
+    )
+
+    if record.request_id:
+        line.append(f"[{short_request_id(record.request_id)}] ", style="dim")
+
+    line.append(record.text.rstrip("\r\n"), style=LEVEL_STYLES.get(record.level, ""))
+    return line
+
+
+def request_line(record: RequestRecord) -> Text:
+    """Build `HH:MM:SS GET /hello 200 12.3 ms  get-hello`, with the status coloured by class.
+
+    The function name is left out when the request matched no function.
+    """
+    line = Text.assemble(
+        (format_clock(record.time), "dim"),
+        " ",
+        (f"{record.method} {record.path}", "bold"),
+        " ",
+        (str(record.status), status_style(record.status)),
+        f" {record.duration_ms:.1f} ms",
+    )
+
+    if record.function:
+        line.append(f"  {record.function}", style="dim")
+    return line
+
+
+def skipped_line(count: int) -> Text:
+    """Build the note that replaces the log lines a burst skipped."""
+    noun = "line" if count == 1 else "lines"
+    return Text(f"... {count:,} {noun} skipped", style="dim italic")
+
+
+def entry_line(entry: LogRecord | RequestRecord) -> Text:
+    """Build the log pane line for either kind of record."""
+    if isinstance(entry, RequestRecord):
+        return request_line(entry)
+    return log_line(entry)

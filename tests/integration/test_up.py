@@ -1,0 +1,202 @@
+"""`devd up --no-tui` on a copy of the bundled example, with real node, esbuild and Python
+workers: requests over 127.0.0.1, edits on disk, and a clean exit."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from tests.integration.conftest import RunningDevd, processes_under, start_devd, stop_devd
+
+NEW_ROUTE = """
+module "get_ping" {
+  source = "./modules/http_function"
+
+  function_name          = "${local.name_prefix}-get-ping"
+  http_method            = "GET"
+  path_part              = "ping"
+  parent_id              = aws_api_gateway_rest_api.api.root_resource_id
+  rest_api_id            = aws_api_gateway_rest_api.api.id
+  rest_api_execution_arn = aws_api_gateway_rest_api.api.execution_arn
+  handler                = "ping.handler"
+  runtime                = "python3.11"
+  source_dir             = "${path.module}/../functions/ping"
+  role_arn               = aws_iam_role.lambda.arn
+}
+"""
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new))
+
+
+def test_serves_every_route(devd: RunningDevd) -> None:
+    status, body = devd.get("/hello")
+    assert status == 200
+    assert json.loads(body) == {"message": "Hello, world!"}
+
+    status, body = devd.get("/hello?name=Ada")
+    assert json.loads(body)["message"] == "Hello, Ada!"
+
+    status, body = devd.get("/items/1")
+    assert status == 200
+    assert json.loads(body)["name"] == "apple"
+
+    status, body = devd.get("/dev/items/7")
+    assert status == 404
+    assert json.loads(body) == {"message": "item 7 not found"}
+
+    status, body = devd.get("/items", data=json.dumps({"name": "pear"}).encode(), method="POST")
+    assert status == 201
+    assert json.loads(body)["name"] == "pear"
+
+    status, body = devd.get("/status")
+    assert status == 200
+    assert json.loads(body) == {"status": "ok", "stage": "dev", "path": "/status"}
+
+    status, _ = devd.get("/nothing/here")
+    assert status == 404
+    devd.wait_for_line(r"GET /hello -> 200 .*get-hello")
+
+
+def test_handler_edit_reaches_next_request(devd: RunningDevd, example: Path) -> None:
+    devd.wait_for_body("/hello", "Hello, world!")
+    mark = devd.mark()
+    edit(example / "functions/hello/handler.ts", '"world"', '"devd"')
+
+    devd.wait_for_body("/hello", "Hello, devd!")
+    devd.wait_for_line(r"get-hello: ready #2", mark)
+    assert not any("status: ready #2" in line for line in devd.lines[mark:])
+    assert not any("get-item: ready #2" in line for line in devd.lines[mark:])
+
+
+def test_shared_module_edit_rebuilds_only_importers(devd: RunningDevd, example: Path) -> None:
+    devd.wait_for_line(r"create-item: ready #1")
+    devd.wait_for_line(r"get-item: ready #1")
+    mark = devd.mark()
+    edit(example / "functions/items/validation.py", "def ", "# edited\ndef ", )
+
+    devd.wait_for_line(r"create-item: ready #2", mark)
+    time.sleep(0.5)
+    assert not any("get-item: ready #2" in line for line in devd.lines[mark:])
+
+    mark = devd.mark()
+    edit(example / "functions/lib/greeting.ts", "export function", "// edited\nexport function")
+    devd.wait_for_line(r"get-hello: ready #2", mark)
+    time.sleep(0.5)
+    assert not any("status: ready #2" in line for line in devd.lines[mark:])
+
+
+def test_throwing_handler_gives_502_and_keeps_serving(devd: RunningDevd, example: Path) -> None:
+    devd.wait_for_line(r"get-hello: ready #1")
+    handler = example / "functions/hello/handler.ts"
+    original = handler.read_text()
+    edit(handler, "export const main = async", 'export const main = async (..._args: unknown[]) => {\n  throw new Error("boom from test");\n};\nexport const unused = async')
+    mark = devd.mark()
+    devd.wait_for_line(r"get-hello: ready #2", mark)
+
+    status, body = devd.get("/hello")
+    assert status == 502
+    assert json.loads(body) == {"message": "Internal server error"}
+    devd.wait_for_line(r"boom from test", mark)
+    assert "boom" not in body
+    assert devd.get("/items/1")[0] == 200
+
+    handler.write_text(original)
+    devd.wait_for_body("/hello", "Hello, world!")
+
+
+def test_syntax_error_keeps_last_good_build(devd: RunningDevd, example: Path) -> None:
+    devd.wait_for_line(r"get-hello: ready #1")
+    handler = example / "functions/hello/handler.ts"
+    original = handler.read_text()
+    mark = devd.mark()
+    handler.write_text(original + "\nconst broken = ;\n")
+
+    line = devd.wait_for_line(r"get-hello: build FAILED", mark)
+    assert "handler.ts" in line or any("handler.ts:" in l for l in devd.lines[mark:])
+    status, body = devd.get("/hello")
+    assert status == 200
+    assert "Hello, world!" in body
+
+    mark = devd.mark()
+    handler.write_text(original.replace('"world"', '"again"'))
+    devd.wait_for_body("/hello", "Hello, again!")
+
+
+def test_broken_tf_keeps_routes_then_recovers(devd: RunningDevd, example: Path) -> None:
+    devd.wait_for_line(r"get-hello: ready #1")
+    main_tf = example / "infra/main.tf"
+    original = main_tf.read_text()
+    mark = devd.mark()
+    main_tf.write_text(original + '\nlocals {\n  broken = \n}\n')
+
+    devd.wait_for_line(r"main\.tf:\d+: invalid HCL syntax", mark)
+    assert devd.get("/hello")[0] == 200
+
+    main_tf.write_text(original)
+    time.sleep(0.3)
+    assert devd.get("/hello")[0] == 200
+
+
+def test_tf_change_adds_and_removes_route(devd: RunningDevd, example: Path) -> None:
+    devd.wait_for_line(r"get-item: ready #1")
+    assert devd.get("/ping")[0] == 404
+    ping = example / "functions/ping"
+    ping.mkdir()
+    (ping / "ping.py").write_text(
+        "def handler(event, context):\n    return {'statusCode': 200, 'body': 'pong'}\n")
+    rest_api = example / "infra/rest_api.tf"
+    original = rest_api.read_text()
+    rest_api.write_text(original + NEW_ROUTE)
+
+    assert devd.wait_for_body("/ping", "pong") == "pong"
+
+    rest_api.write_text(original)
+    deadline = time.monotonic() + 20
+    while devd.get("/ping")[0] != 404 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert devd.get("/ping")[0] == 404
+    assert devd.get("/hello")[0] == 200
+
+
+def test_sigterm_leaves_no_process(example: Path) -> None:
+    running = start_devd(example)
+    running.wait_for_body("/hello", "Hello")
+    running.wait_for_body("/items/1", "apple")
+    assert processes_under(example), "workers should be running while devd serves"
+
+    assert stop_devd(running) == 0
+    time.sleep(0.2)
+    assert processes_under(example) == []
+
+
+def test_missing_node_is_reported_and_python_serves(example: Path) -> None:
+    (example / "devd.toml").write_text(
+        'infra = "infra"\nvar_files = ["infra/vars/dev.tfvars"]\nnode = "/nonexistent/node"\n')
+    running = start_devd(example)
+    try:
+        line = running.wait_for_line(r"get-hello: build FAILED")
+        assert "node" in line
+        assert running.get("/items/1")[0] == 200
+        status, body = running.get("/hello")
+        assert status == 502
+    finally:
+        stop_devd(running)
+
+
+def test_kill_9_leaves_no_process(example: Path) -> None:
+    running = start_devd(example)
+    running.wait_for_body("/hello", "Hello")
+    running.wait_for_body("/items/1", "apple")
+    assert processes_under(example)
+
+    running.process.kill()
+    running.process.wait(10)
+    deadline = time.monotonic() + 5
+    while processes_under(example) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert processes_under(example) == []
