@@ -41,7 +41,7 @@ def poll_until(connection: http.client.HTTPConnection, path: str, text: str, lim
         body = connection.getresponse().read().decode()
         if text in body:
             return
-    raise RuntimeError(f"{path} never answered with {text!r}")
+    raise RuntimeError(f"{path} returned no body containing {text!r} within {limit} s")
 
 
 def devd_rounds(project: Path, url: str, file: str, path: str, old: str, quote: str, rounds: int) -> list[float]:

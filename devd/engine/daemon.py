@@ -44,7 +44,7 @@ BACKLOG = 1000
 
 @dataclass(frozen=True)
 class FunctionState:
-    """What the engine tracks for one function."""
+    """Build state of one function, as the engine tracks it."""
 
     build_state: BuildState = BuildState.PENDING
     generation: int = 0

@@ -12,7 +12,7 @@ Update = Union[Snapshot, LogRecord, RequestRecord]
 
 
 class DaemonHandle(Protocol):
-    """A running daemon as a view sees it."""
+    """The part of a running daemon that views use."""
 
     def snapshot(self) -> Snapshot:
         """Return the current state."""

@@ -60,7 +60,7 @@ class Evaluator:
         self.functions = functions
 
     def child(self, extra: Mapping[str, Any]) -> "Evaluator":
-        """Return an evaluator that also knows the given names (for-expression variables)."""
+        """Return an evaluator that also resolves the given names (for-expression variables)."""
         return Evaluator(_Chain(extra, self.names), self.functions)
 
     def evaluate(self, expr: Expr) -> Any:
@@ -117,7 +117,12 @@ class Evaluator:
         target = self.evaluate(expr.target)
         if isinstance(target, Unknown):
             return target
-        items = target if isinstance(target, list) else ([] if target is None else [target])
+        if isinstance(target, list):
+            items = target
+        elif target is None:
+            items = []
+        else:
+            items = [target]
         results = []
         for item in items:
             for step in expr.steps:

@@ -30,7 +30,7 @@ log = logging.getLogger("devd.terraform")
 
 @dataclass(frozen=True)
 class TerraformOptions:
-    """What `terraform plan` would be given: the root directory, var files, variables."""
+    """Arguments of a `terraform plan` run: the root directory, var files and variables."""
 
     root_dir: Path
     var_files: tuple[Path, ...] = ()
@@ -253,7 +253,7 @@ def _constant(evaluator: Evaluator, expr: Expr, display: str, loader: Loader) ->
 
 
 def _cli_value(text: str) -> Callable[[Block], Any]:
-    """A `--var` or `TF_VAR_` value: a string, or HCL when the variable's type is not a string."""
+    """Return a resolver for a `--var` or `TF_VAR_` value: a string, or HCL when the declared type is not a primitive."""
 
     def value(block: Block) -> Any:
         declared = _type_keyword(block.attributes.get("type"))

@@ -4,10 +4,13 @@ workers: requests over 127.0.0.1, edits on disk, and a clean exit."""
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
-from tests.integration.conftest import RunningDevd, processes_under, start_devd, stop_devd
+from tests.integration.conftest import REPO, RunningDevd, processes_under, start_devd, stop_devd
+
+FIXTURES = REPO / "tests" / "fixtures"
 
 NEW_ROUTE = """
 module "get_ping" {
@@ -200,3 +203,18 @@ def test_kill_9_leaves_no_process(example: Path) -> None:
     while processes_under(example) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert processes_under(example) == []
+
+
+def test_serves_public_example_shape(tmp_path: Path) -> None:
+    project = tmp_path / "public"
+    shutil.copytree(FIXTURES / "public_example", project)
+    (project / "node_modules").symlink_to(REPO / "node_modules")
+    running = start_devd(project)
+    try:
+        status, body = running.get("/hello")
+        assert status == 200
+        assert json.loads(body)["message"] == "Hello from getHello"
+        assert running.get("/dev/hello")[0] == 200
+        running.wait_for_line(r"getHello: ready #1")
+    finally:
+        stop_devd(running)

@@ -1,5 +1,5 @@
 """Change routing and inventory diffs: which functions a save rebuilds, and what a Terraform
-change asks for."""
+change requires."""
 
 from __future__ import annotations
 
