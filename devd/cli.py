@@ -77,6 +77,7 @@ def _ls(settings: Settings, as_json: bool) -> int:
             "functions": [_function_json(f) for f in inventory.functions],
             "routes": [dict(asdict(r), api=r.api.value) for r in inventory.routes],
             "problems": [asdict(p) for p in inventory.problems],
+            "layers": [asdict(layer) for layer in inventory.layers],
         }
         print(json.dumps(document, indent=2))
         return 0
@@ -93,6 +94,7 @@ def _function_json(function) -> dict:
     document = asdict(function)
     document["environment"] = dict(function.environment)
     document["architectures"] = list(function.architectures)
+    document["layers"] = list(function.layers)
     return document
 
 

@@ -118,6 +118,8 @@ def format_build_change(function: FunctionView) -> str:
 
     if state is BuildState.BUILDING:
         return f"{function.name}: building"
+    if state is BuildState.NOT_RUNNABLE:
+        return f"{function.name}: not runnable locally: {first_line(function.error or '')}"
     return f"{function.name}: build pending"
 
 

@@ -57,6 +57,10 @@ class Function:
     timeout: int = 3
     memory: int = 128
     architectures: tuple[str, ...] = ("x86_64",)
+    layers: tuple[str, ...] = ()
+    """Addresses of the layer versions this function uses, when devd could resolve them."""
+    runnable: bool = True
+    """False for functions devd lists but cannot run locally, such as container images."""
     file: str | None = None
     line: int | None = None
 
@@ -68,6 +72,16 @@ class Function:
         if self.runtime.startswith("python"):
             return "python"
         return "other"
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A Lambda layer version and the directory Terraform packages for it."""
+
+    address: str
+    name: str
+    code_dir: str | None
+    source: str | None
 
 
 @dataclass(frozen=True)
@@ -97,6 +111,7 @@ class Inventory:
     functions: tuple[Function, ...] = ()
     routes: tuple[Route, ...] = ()
     problems: tuple[Problem, ...] = ()
+    layers: tuple[Layer, ...] = ()
 
     def function(self, address: str) -> Function | None:
         """Return the function with this address, or None."""

@@ -236,6 +236,11 @@ class Daemon:
     # Builds
 
     def _request_build(self, address: str) -> None:
+        function = self.inventory.function(address)
+        if function is not None and not function.runnable:
+            reason = "a container image function; devd lists it but does not run it locally"
+            self.states[address] = FunctionState(BuildState.NOT_RUNNABLE, error=reason)
+            return
         self._dirty.add(address)
         task = self._build_tasks.get(address)
         if task is None or task.done():

@@ -17,6 +17,8 @@ class BuildState(str, Enum):
     """The latest build succeeded and serves requests."""
     FAILED = "failed"
     """The latest build failed; the last good build, if any, keeps serving."""
+    NOT_RUNNABLE = "not runnable"
+    """devd lists the function but cannot build or run it locally, such as a container image."""
 
 
 @dataclass(frozen=True)

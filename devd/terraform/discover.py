@@ -1,15 +1,18 @@
-"""Turn evaluated Terraform into the inventory: Lambda functions and the routes that reach them."""
+"""Turn evaluated Terraform into the inventory: Lambda functions, layers and the routes that
+reach them."""
 
 from __future__ import annotations
 
 import logging
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devd.inventory import Function, Inventory, Problem
-from devd.terraform.community import VirtualModule
+from devd.inventory import Function, Inventory, Layer, Problem
+from devd.terraform.code import CodeLocator
+from devd.terraform.community import VirtualApiModule, VirtualModule
 from devd.terraform.files import FileCache
 from devd.terraform.loader import Loader, TerraformOptions
 from devd.terraform.modules import ResourceInstance
@@ -17,6 +20,24 @@ from devd.terraform.routes import RouteCollector
 from devd.terraform.values import Unknown, is_known, to_string
 
 log = logging.getLogger("devd.terraform")
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """The evaluated arguments of one function, before they are checked."""
+
+    address: str
+    where: Problem
+    name: Any
+    runtime: Any
+    handler: Any
+    code_dir: Any
+    environment: Any
+    timeout: Any
+    memory: Any
+    architectures: Any
+    layers: Any
+    image: bool = False
 
 
 def discover(options: TerraformOptions, project_root: Path, cache: FileCache | None = None) -> Inventory:
@@ -28,121 +49,132 @@ def discover(options: TerraformOptions, project_root: Path, cache: FileCache | N
 
     resources: dict[str, ResourceInstance] = {}
     virtual: list[VirtualModule] = []
+    api_modules: list[VirtualApiModule] = []
     for instance in loader.walk():
         if isinstance(instance, VirtualModule):
             virtual.append(instance)
             continue
+        if isinstance(instance, VirtualApiModule):
+            api_modules.append(instance)
+            continue
         for resource in loader.resources(instance):
             resources[resource.address] = resource
 
-    builder = _FunctionBuilder(loader, project_root.resolve(), resources)
-    functions = [builder.from_resource(r) for r in resources.values() if r.type == "aws_lambda_function"
-                 and not r.address.startswith("data.") and ".data." not in r.address]
-    functions += [builder.from_module(module) for module in virtual if module.creates_function]
-    functions = sorted((f for f in functions if f is not None), key=lambda f: f.address)
-    routes = RouteCollector(resources, functions, loader.report).collect()
+    builder = _Builder(loader, project_root.resolve(), resources)
+    specs = [builder.resource_spec(r) for r in resources.values()
+             if r.type == "aws_lambda_function" and not _is_data(r.address)]
+    specs += [builder.module_spec(module) for module in virtual if module.creates_function]
+    functions = sorted((f for f in map(builder.function, specs) if f is not None), key=lambda f: f.address)
+    layers = builder.layers(virtual)
+    routes = RouteCollector(resources, functions, loader.report, api_modules).collect()
 
     log.debug("discovered %d functions and %d routes in %.1f ms", len(functions), len(routes),
               (time.perf_counter() - started) * 1000)
-    return Inventory(tuple(functions), tuple(routes), tuple(loader.problems))
+    return Inventory(tuple(functions), tuple(routes), tuple(loader.problems), layers)
 
 
-class _FunctionBuilder:
-    """Build Function values from resource instances and modelled modules."""
+def _is_data(address: str) -> bool:
+    return address.startswith("data.") or ".data." in address
+
+
+class _Builder:
+    """Build Function and Layer values from resource instances and modelled modules."""
 
     def __init__(self, loader: Loader, project_root: Path, resources: dict[str, ResourceInstance]) -> None:
         self.loader = loader
         self.project_root = project_root
         self.resources = resources
+        self.code = CodeLocator(resources, loader.report)
 
-    def from_resource(self, resource: ResourceInstance) -> Function | None:
+    def resource_spec(self, resource: ResourceInstance) -> _Spec:
         block = resource.block
-        if resource.get("package_type") == "Image":
-            self._problem(f"{resource.address} is a container image function; devd cannot run it locally", resource)
-            return None
+        image = resource.get("package_type") == "Image"
         environment = _first(resource.get("environment", [])).get("variables") or {}
-        code_dir = self._code_dir(resource)
-        return self._function(
-            resource.address, resource, resource.get("function_name"), resource.get("runtime"),
-            resource.get("handler"), code_dir, environment, resource.get("timeout", 3),
-            resource.get("memory_size", 128), resource.get("architectures"), block.file, block.line)
+        return _Spec(
+            resource.address, Problem("", block.file, block.line), resource.get("function_name"),
+            resource.get("runtime"), resource.get("handler"), None if image else self.code.code_dir(resource),
+            environment, resource.get("timeout", 3), resource.get("memory_size", 128),
+            resource.get("architectures"), resource.get("layers"), image)
 
-    def from_module(self, module: VirtualModule) -> Function | None:
+    def module_spec(self, module: VirtualModule) -> _Spec:
         code_dir = _source_path_dir(module.input("source_path"))
         if code_dir is None and module.input("local_existing_package"):
             self.loader.report(Problem(f"{module.function_address} uses local_existing_package; devd cannot map a "
                                        "prebuilt zip back to its source"))
-        return self._function(
-            module.function_address, None, module.input("function_name"), module.input("runtime"),
-            module.input("handler"), code_dir, module.input("environment_variables") or {},
-            module.input("timeout"), module.input("memory_size"), module.input("architectures"), None, None)
+        return _Spec(
+            module.function_address, Problem("", module.file, module.line), module.input("function_name"),
+            module.input("runtime"), module.input("handler"), code_dir,
+            module.input("environment_variables") or {}, module.input("timeout"), module.input("memory_size"),
+            module.input("architectures"), module.input("layers"), module.input("package_type") == "Image")
 
-    def _function(self, address: str, resource: ResourceInstance | None, name: Any, runtime: Any, handler: Any,
-                  code_dir: Any, environment: Any, timeout: Any, memory: Any, architectures: Any,
-                  file: str | None, line: int | None) -> Function | None:
-        where = resource or Problem("", file, line)
+    def function(self, spec: _Spec) -> Function | None:
+        name = spec.name
         if not isinstance(name, str) or not name:
-            self._problem(f"function_name of {address} is not known before apply; devd uses the address", where)
-            name = address
-        if not isinstance(runtime, str) or not isinstance(handler, str):
-            self._problem(f"{address} has no known runtime or handler; set both as literals or variables", where)
+            self._problem(f"function_name of {spec.address} is not known before apply; devd uses the address", spec)
+            name = spec.address
+        if spec.image:
+            self._problem(f"{spec.address} is a container image function; devd lists it but cannot run it locally", spec)
+        elif not isinstance(spec.runtime, str) or not isinstance(spec.handler, str):
+            self._problem(f"{spec.address} has no known runtime or handler; set both as literals or variables", spec)
             return None
-        absolute = (self.loader.root_dir / code_dir).resolve() if isinstance(code_dir, str) else None
+        absolute = self._absolute(spec.code_dir)
         return Function(
-            address=address, name=name, runtime=runtime, handler=handler,
-            code_dir=str(absolute) if absolute else None,
-            source=os.path.relpath(absolute, self.project_root) if absolute else None,
-            environment=self._environment(address, environment, where),
-            timeout=_int(timeout, 3), memory=_int(memory, 128),
-            architectures=tuple(architectures) if isinstance(architectures, list) and is_known(architectures) else ("x86_64",),
-            file=file, line=line)
+            address=spec.address, name=name, runtime=spec.runtime if isinstance(spec.runtime, str) else "",
+            handler=spec.handler if isinstance(spec.handler, str) else "",
+            code_dir=str(absolute) if absolute else None, source=self._relative(absolute),
+            environment=self._environment(spec), timeout=_int(spec.timeout, 3), memory=_int(spec.memory, 128),
+            architectures=tuple(spec.architectures) if isinstance(spec.architectures, list)
+            and is_known(spec.architectures) else ("x86_64",),
+            layers=self._layer_addresses(spec.layers), runnable=not spec.image,
+            file=spec.where.file, line=spec.where.line)
 
-    def _environment(self, address: str, environment: Any, where: Any) -> dict[str, str]:
-        if isinstance(environment, Unknown) or not isinstance(environment, dict):
-            self._problem(f"the environment of {address} is not known before apply", where)
+    def layers(self, virtual: list[VirtualModule]) -> tuple[Layer, ...]:
+        """Return every layer version: resources, and layers the lambda module creates."""
+        found = []
+        for resource in self.resources.values():
+            if resource.type == "aws_lambda_layer_version" and not _is_data(resource.address):
+                absolute = self._absolute(self.code.code_dir(resource))
+                name = resource.get("layer_name")
+                found.append(Layer(resource.address, name if isinstance(name, str) else resource.address,
+                                   str(absolute) if absolute else None, self._relative(absolute)))
+        for module in virtual:
+            if module.creates_layer:
+                absolute = self._absolute(_source_path_dir(module.input("source_path")))
+                name = module.input("layer_name")
+                found.append(Layer(module.layer_address, name if isinstance(name, str) else module.layer_address,
+                                   str(absolute) if absolute else None, self._relative(absolute)))
+        return tuple(sorted(found, key=lambda layer: layer.address))
+
+    def _layer_addresses(self, layers: Any) -> tuple[str, ...]:
+        if not isinstance(layers, list):
+            return ()
+        addresses = []
+        for value in layers:
+            if isinstance(value, Unknown):
+                addresses += [a for a in sorted(value.resource_addresses()) if "aws_lambda_layer_version" in a]
+        return tuple(addresses)
+
+    def _absolute(self, code_dir: Any) -> Path | None:
+        return (self.loader.root_dir / code_dir).resolve() if isinstance(code_dir, str) else None
+
+    def _relative(self, absolute: Path | None) -> str | None:
+        return os.path.relpath(absolute, self.project_root) if absolute else None
+
+    def _environment(self, spec: _Spec) -> dict[str, str]:
+        if isinstance(spec.environment, Unknown) or not isinstance(spec.environment, dict):
+            self._problem(f"the environment of {spec.address} is not known before apply", spec)
             return {}
         result: dict[str, str] = {}
-        for key, value in environment.items():
-            if isinstance(value, Unknown) or not is_known(value):
-                self._problem(f"environment variable {key} of {address} is known only after apply; "
-                              f"devd leaves it unset (give it a literal value or a variable)", where)
+        for key, value in spec.environment.items():
+            if not is_known(value):
+                self._problem(f"environment variable {key} of {spec.address} is known only after apply; "
+                              "devd leaves it unset (give it a literal value or a variable)", spec)
                 continue
             result[key] = to_string(value) if value is not None else ""
         return result
 
-    def _code_dir(self, resource: ResourceInstance) -> str | None:
-        filename = resource.get("filename")
-        if isinstance(filename, Unknown):
-            for address in sorted(filename.resource_addresses()):
-                archive = self.resources.get(address)
-                if archive is not None and archive.type == "archive_file":
-                    return _archive_dir(archive)
-        if isinstance(filename, str):
-            for archive in self.resources.values():
-                if archive.type == "archive_file" and archive.get("output_path") == filename:
-                    return _archive_dir(archive)
-            self._problem(f"{resource.address} deploys the prebuilt file {filename}; devd cannot map it back "
-                          "to source (use an archive_file data source or source_path)", resource)
-            return None
-        if resource.get("s3_key") is not None:
-            self._problem(f"{resource.address} takes its code from S3; devd cannot map it back to source", resource)
-        return None
-
-    def _problem(self, message: str, where: Any) -> None:
-        if isinstance(where, ResourceInstance):
-            self.loader.report(Problem(message, where.block.file, where.block.line))
-        else:
-            self.loader.report(Problem(message, where.file, where.line))
-
-
-def _archive_dir(archive: ResourceInstance) -> str | None:
-    source_dir = archive.get("source_dir")
-    if isinstance(source_dir, str):
-        return source_dir
-    source_file = archive.get("source_file")
-    if isinstance(source_file, str):
-        return os.path.dirname(source_file) or "."
-    return None
+    def _problem(self, message: str, spec: _Spec) -> None:
+        self.loader.report(Problem(message, spec.where.file, spec.where.line))
 
 
 def _source_path_dir(source_path: Any) -> str | None:
@@ -161,4 +193,3 @@ def _first(items: Any) -> dict[str, Any]:
 
 def _int(value: Any, default: int) -> int:
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
-

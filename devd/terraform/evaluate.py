@@ -11,6 +11,7 @@ from __future__ import annotations
 import operator
 from typing import Any, Callable, Mapping, Protocol
 
+from devd.terraform.documents import render_document
 from devd.terraform.expr import (
     BinaryOp,
     Call,
@@ -29,6 +30,7 @@ from devd.terraform.expr import (
     TupleExpr,
     UnaryOp,
 )
+from devd.terraform.syntax import parse_template
 from devd.terraform.values import (
     EvalError,
     Unknown,
@@ -55,13 +57,17 @@ class Namespace(Protocol):
 class Evaluator:
     """Evaluate expressions; `names` maps root names to values or Namespaces."""
 
-    def __init__(self, names: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]]) -> None:
+    def __init__(self, names: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]],
+                 documents: bool = False) -> None:
         self.names = names
         self.functions = functions
+        self.documents = documents
+        """When true, `jsonencode` and `templatefile` return structures whose unknown leaves stay
+        Unknown, instead of one Unknown for the whole string (used to read OpenAPI bodies)."""
 
     def child(self, extra: Mapping[str, Any]) -> "Evaluator":
         """Return an evaluator that also resolves the given names (for-expression variables)."""
-        return Evaluator(_Chain(extra, self.names), self.functions)
+        return Evaluator(_Chain(extra, self.names), self.functions, self.documents)
 
     def evaluate(self, expr: Expr) -> Any:
         """Return the value of expr; raise EvalError naming the construct and line."""
@@ -136,6 +142,10 @@ class Evaluator:
     def _Call(self, expr: Call) -> Any:
         if expr.name in ("try", "can"):
             return self._try_or_can(expr)
+        if expr.name == "templatefile":
+            return self._templatefile(expr)
+        if expr.name == "jsonencode" and self.documents and len(expr.args) == 1:
+            return self.evaluate(expr.args[0])
         if expr.name in UNKNOWN_AT_PLAN:
             return Unknown(reason=f"{expr.name}() is known only after apply")
         function = self.functions.get(expr.name)
@@ -164,6 +174,19 @@ class Evaluator:
         if expr.name == "can":
             return False
         raise EvalError("try(): no argument could be evaluated", expr.line)
+
+    def _templatefile(self, expr: Call) -> Any:
+        if len(expr.args) != 2:
+            raise EvalError("templatefile() takes a path and a map of variables", expr.line)
+        path, variables = (self.evaluate(arg) for arg in expr.args)
+        if isinstance(path, Unknown) or not isinstance(variables, (dict, Unknown)):
+            return path if isinstance(path, Unknown) else Unknown(reason="templatefile() variables must be a map")
+        template = parse_template(self.functions["file"](path), path, expr.line)
+        if self.documents and isinstance(variables, dict):
+            return render_document(template, variables, self.functions)
+        if isinstance(variables, Unknown):
+            return variables
+        return Evaluator(variables, self.functions).evaluate(template)
 
     def _TupleExpr(self, expr: TupleExpr) -> Any:
         return [self.evaluate(item) for item in expr.items]

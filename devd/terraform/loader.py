@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 from devd.errors import TerraformError
 from devd.inventory import Problem
-from devd.terraform.community import VirtualModule, virtual_module_for
+from devd.terraform.community import VirtualApiModule, VirtualModule, virtual_module_for
 from devd.terraform.evaluate import Evaluator
 from devd.terraform.expr import Block, Call, Expr, Name
 from devd.terraform.files import FileCache, module_files
@@ -86,9 +86,9 @@ class Loader:
             self._blocks[directory] = tuple(blocks)
         return self._blocks[directory]
 
-    def walk(self) -> Iterator[ModuleInstance | VirtualModule]:
+    def walk(self) -> Iterator[ModuleInstance | VirtualModule | VirtualApiModule]:
         """Yield the root module instance and every module instance below it."""
-        pending: list[ModuleInstance | VirtualModule] = [self.root]
+        pending: list[ModuleInstance | VirtualModule | VirtualApiModule] = [self.root]
         while pending:
             instance = pending.pop(0)
             yield instance
@@ -155,7 +155,7 @@ class Loader:
         fetched = self._fetched.get(_module_key(address))
         if fetched is not None and fetched.is_dir():
             return ModuleInstance(self, address, fetched, inputs)
-        virtual = virtual_module_for(source, address, inputs, self)
+        virtual = virtual_module_for(source, address, inputs, self, block.file, block.line)
         if virtual is None:
             self.report(Problem(
                 f"module {block.labels[0]!r} (source {source!r}) is not fetched and devd does not know "

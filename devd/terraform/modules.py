@@ -151,15 +151,16 @@ class ModuleInstance:
         """Return a full address for an address inside this module."""
         return f"{self.address}.{local_address}" if self.address else local_address
 
-    def evaluator(self, extra: Mapping[str, Any] | None = None) -> Evaluator:
+    def evaluator(self, extra: Mapping[str, Any] | None = None, documents: bool = False) -> Evaluator:
         """Return an evaluator for this module's scope, with each/count when given."""
         names = _Names(self, {**self._names, **(extra or {})})
-        return Evaluator(names, self.loader.functions)
+        return Evaluator(names, self.loader.functions, documents)
 
-    def evaluate(self, expr: Expr, block: Block | None, extra: Mapping[str, Any] | None = None) -> Any:
+    def evaluate(self, expr: Expr, block: Block | None, extra: Mapping[str, Any] | None = None,
+                 documents: bool = False) -> Any:
         """Evaluate expr; on failure record a problem at its file and line and return Unknown."""
         try:
-            return self.evaluator(extra).evaluate(expr)
+            return self.evaluator(extra, documents).evaluate(expr)
         except EvalError as error:
             file = block.file if block else None
             self.loader.report(Problem(str(error), file, error.line or (block.line if block else None)))

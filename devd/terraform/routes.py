@@ -7,7 +7,10 @@ how a method finds its API and an integration finds its function.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Callable, Iterable
+
+import yaml
 
 from devd.inventory import ApiKind, Function, Problem, Route
 from devd.terraform.modules import ResourceInstance
@@ -18,8 +21,9 @@ class RouteCollector:
     """Find every route of every REST and HTTP API, with the function it invokes."""
 
     def __init__(self, resources: dict[str, ResourceInstance], functions: Iterable[Function],
-                 report: Callable[[Problem], None]) -> None:
+                 report: Callable[[Problem], None], modules: Iterable[Any] = ()) -> None:
         self.resources = resources
+        self.modules = list(modules)
         self.report = report
         self.by_address = {f.address: f for f in functions}
         self.by_name = {f.name: f for f in self.by_address.values()}
@@ -27,7 +31,8 @@ class RouteCollector:
 
     def collect(self) -> list[Route]:
         """Return all routes sorted by API, path and method."""
-        routes = self._rest_routes() + self._http_routes() + self._function_urls()
+        routes = (self._rest_routes() + self._openapi_routes() + self._http_routes() + self._module_routes()
+                  + self._function_urls())
         return sorted(routes, key=lambda r: (r.api.value, r.api_address, r.path, r.method))
 
     def _of_type(self, type_name: str) -> list[ResourceInstance]:
@@ -134,6 +139,41 @@ class RouteCollector:
                 stages[api.address] = name
         return stages
 
+    def _openapi_routes(self) -> list[Route]:
+        """Return the routes of REST APIs defined by an OpenAPI `body`."""
+        stages = self._rest_stages()
+        routes: list[Route] = []
+        for api in self._of_type("aws_api_gateway_rest_api"):
+            expr = api.block.attributes.get("body")
+            if expr is None:
+                continue
+            document = _parse_document(api.module.evaluate(expr, api.block, api.extra, documents=True))
+            if not isinstance(document, dict):
+                self._problem(f"the OpenAPI body of {api.address} is not known before apply or not JSON/YAML; "
+                              "devd cannot list its routes", api)
+                continue
+            for path, method, integration in _operations(document):
+                function = None
+                if str(integration.get("type", "")).lower() == "aws_proxy":
+                    function = self._function_of(integration.get("uri"))
+                if function is None:
+                    self._problem(f"{method} {path} of {api.address} does not invoke a known Lambda function; "
+                                  "devd lists it as not emulated", api)
+                routes.append(Route(ApiKind.REST, api.address, method, path, "1.0", function, stages.get(api.address)))
+        return routes
+
+    def _module_routes(self) -> list[Route]:
+        """Return the routes of `terraform-aws-modules/apigateway-v2/aws` calls that are not fetched."""
+        routes: list[Route] = []
+        for module in self.modules:
+            if not module.creates_api:
+                continue
+            for route in module.routes():
+                function = self._function_of(route.uri)
+                routes.append(Route(ApiKind.HTTP, module.api_address, route.method, route.path,
+                                    route.payload_version, function, "$default"))
+        return routes
+
     def _function_urls(self) -> list[Route]:
         routes = []
         for url in self._of_type("aws_lambda_function_url"):
@@ -145,3 +185,32 @@ class RouteCollector:
 
     def _problem(self, message: str, resource: ResourceInstance) -> None:
         self.report(Problem(message, resource.block.file, resource.block.line))
+
+
+_OPENAPI_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "x-amazon-apigateway-any-method"}
+
+
+def _parse_document(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            try:
+                return yaml.safe_load(value)
+            except yaml.YAMLError:
+                return None
+    return value
+
+
+def _operations(document: dict) -> list[tuple[str, str, dict]]:
+    """Return (path, method, integration) for each operation of an OpenAPI document."""
+    found = []
+    paths = document.get("paths")
+    for path, operations in (paths.items() if isinstance(paths, dict) else []):
+        for key, operation in (operations.items() if isinstance(operations, dict) else []):
+            if key.lower() not in _OPENAPI_METHODS or not isinstance(operation, dict):
+                continue
+            method = "ANY" if key.lower() == "x-amazon-apigateway-any-method" else key.upper()
+            integration = operation.get("x-amazon-apigateway-integration")
+            found.append((path, method, integration if isinstance(integration, dict) else {}))
+    return found

@@ -48,13 +48,22 @@ def parse_hcl(text: str, file: str) -> tuple[Block, ...]:
 
 def parse_expression(text: str, file: str = "<expression>", line: int = 0) -> Expr:
     """Parse one HCL expression, such as the inside of `${...}` in a `.tf.json` string."""
-    blocks_text = f"x = {text}\n"
+    return _expr(_expression_tree(text, file, line))
+
+
+def parse_template(text: str, file: str = "<template>", line: int = 0) -> Expr:
+    """Parse template text (a heredoc body or a `templatefile` file) with its interpolations
+    and `%{if}`/`%{for}` directives."""
+    return _scan_template(text, line, file)
+
+
+def _expression_tree(text: str, file: str, line: int) -> Tree:
     try:
-        tree = hcl2.parses_to_tree(blocks_text)
+        tree = hcl2.parses_to_tree(f"x = {text}\n")
     except LarkError:
         raise TerraformError(f"invalid expression {text!r}", file, line) from None
     attribute = _first_tree(_first_tree(tree, "body"), "attribute")
-    return _expr(_trees(attribute)[-1])
+    return _trees(attribute)[-1]
 
 
 def _body_blocks(body: Tree, file: str) -> Iterator[Block]:
@@ -207,34 +216,67 @@ def _heredoc(tree: Tree) -> Expr:
     return _scan_template(body, _line(tree))
 
 
-def _scan_template(text: str, line: int) -> Expr:
-    """Split heredoc text into literal parts and `${...}` expressions (directives stay literal)."""
-    parts: list[Any] = []
+def _scan_template(text: str, line: int, file: str = "<template>") -> Expr:
+    """Split template text into literal parts, `${...}` expressions and `%{...}` directives."""
+    flat: list[Any] = []
     position = 0
-    while (start := text.find("${", position)) != -1:
-        if start > 0 and text[start - 1] == "$":
-            parts.append(text[position:start - 1] + "${")
-            position = start + 2
+    while (match := _TEMPLATE_START.search(text, position)) is not None:
+        start = match.start()
+        if match.group(0) in ("$${", "%%{"):
+            flat.append(text[position:start] + match.group(0)[1:])
+            position = match.end()
             continue
-        end = _closing_brace(text, start + 2)
-        parts.append(text[position:start])
-        parts.append(parse_expression(text[start + 2:end], line=line))
+        end = _closing_brace(text, match.end())
+        flat.append(text[position:start])
+        inner = text[match.end():end].strip().strip("~").strip()
+        flat.append(_expr(_expression_tree(inner, file, line)) if match.group(0) == "${" else _directive(inner, file, line))
         position = end + 1
-    parts.append(text[position:])
-    merged = [part for part in _merge_strings(parts) if part != ""]
+    flat.append(text[position:])
+    parts, _ = _fold_directives([part for part in flat if part != ""], 0)
+    merged = _merge_strings(parts)
     if all(isinstance(part, str) for part in merged):
         return Literal("".join(merged), line)
     return Template(tuple(merged), line)
 
 
+_TEMPLATE_START = re.compile(r"\$\$\{|%%\{|\$\{|%\{")
+
+
+def _directive(text: str, file: str, line: int) -> Tree:
+    """Return a directive as the Lark tree shape that `_fold_directives` reads."""
+    keyword, _, rest = text.partition(" ")
+    if keyword in ("else", "endif", "endfor"):
+        return Tree(f"template_{keyword}", [])
+    if keyword == "if":
+        return Tree("template_if_start", [_expression_tree(rest, file, line)])
+    if keyword == "for":
+        names, separator, collection = rest.partition(" in ")
+        if not separator:
+            raise TerraformError(f"invalid template directive %{{{text}}}", file, line)
+        identifiers = [Tree("identifier", [Token("NAME", name.strip())]) for name in names.split(",")]
+        return Tree("template_for_start", [*identifiers, _expression_tree(collection, file, line)])
+    raise TerraformError(f"unknown template directive %{{{text}}}", file, line)
+
+
 def _closing_brace(text: str, index: int) -> int:
+    """Return the index of the brace that closes a `${` or `%{`, skipping quoted strings."""
     depth = 1
+    quoted = False
     while index < len(text):
-        depth += {"{": 1, "}": -1}.get(text[index], 0)
-        if depth == 0:
-            return index
+        char = text[index]
+        if quoted:
+            if char == "\\":
+                index += 1
+            elif char == '"':
+                quoted = False
+        elif char == '"':
+            quoted = True
+        elif char in "{}":
+            depth += 1 if char == "{" else -1
+            if depth == 0:
+                return index
         index += 1
-    raise TerraformError("unclosed ${ in heredoc")
+    raise TerraformError("unclosed ${ or %{ in template")
 
 
 def _tuple(tree: Tree) -> Expr:

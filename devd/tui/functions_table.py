@@ -25,13 +25,14 @@ STATE_STYLES = {
     BuildState.BUILDING: "yellow",
     BuildState.PENDING: "dim",
     BuildState.FAILED: "bold red",
+    BuildState.NOT_RUNNABLE: "dim",
 }
 
 
 def function_cells(function: FunctionView) -> tuple[str | Text, ...]:
     """Return the cells of a function's row, in the order of COLUMNS."""
     error = ""
-    if function.build_state is BuildState.FAILED and function.error:
+    if function.build_state in (BuildState.FAILED, BuildState.NOT_RUNNABLE) and function.error:
         error = first_line(function.error)
 
     return (
