@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from dataclasses import asdict
@@ -33,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--no-watch", action="store_true", help="do not watch files for changes")
     up.add_argument("-v", "--verbose", action="store_true", help="log debug messages of devd itself")
 
-    ls = commands.add_parser("ls", help="list the functions and routes Terraform defines")
+    ls = commands.add_parser("ls", help="list the functions and routes Terraform defines",
+                             description="List the functions and routes Terraform defines. Exits with status 1 "
+                                         "when a Terraform file could not be parsed.")
     _terraform_options(ls)
     ls.add_argument("--json", action="store_true", help="print JSON for scripts")
     return parser
@@ -80,14 +83,22 @@ def _ls(settings: Settings, as_json: bool) -> int:
             "layers": [asdict(layer) for layer in inventory.layers],
         }
         print(json.dumps(document, indent=2))
-        return 0
-    for function in inventory.functions:
-        print(f"{function.name:<32} {function.runtime:<12} {function.handler:<28} {function.source or '-'}")
-    for route in inventory.routes:
-        print(f"{route.api.value:<5} {route.method:<7} {route.path:<28} -> {route.function or 'not emulated'}")
+        return 1 if any(problem.syntax for problem in inventory.problems) else 0
+    _print_table(["FUNCTION", "RUNTIME", "HANDLER", "SOURCE"],
+                 [[f.name, f.runtime or "image", f.handler or "-", f.source or "-"] for f in inventory.functions])
+    print()
+    names = {f.address: f.name for f in inventory.functions}
+    _print_table(["API", "METHOD", "PATH", "FUNCTION"],
+                 [[r.api.value, r.method, r.path, names.get(r.function or "", "not emulated")] for r in inventory.routes])
     for problem in inventory.problems:
         print(f"problem: {problem}", file=sys.stderr)
-    return 0
+    return 1 if any(problem.syntax for problem in inventory.problems) else 0
+
+
+def _print_table(header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
 
 
 def _function_json(function) -> dict:
@@ -109,18 +120,47 @@ async def _up(settings: Settings, tui: bool, verbose: bool) -> int:
     except BaseException:
         await daemon.stop()
         raise
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, lambda: asyncio.ensure_future(daemon.stop()))
-    if tui:
-        from devd.tui.app import DevdApp
-
-        await DevdApp(daemon).run_async()
-    else:
+    if not tui:
         from devd.console import run_console
 
+        if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+            loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(daemon.stop()))
         await run_console(daemon, sys.stdout)
+        await daemon.stop()
+        return 0
+
+    from devd.tui.app import DevdApp
+
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(_exit_after_hangup(daemon)))
+    watch = asyncio.create_task(_watch_terminal(daemon))
+    await DevdApp(daemon).run_async()
+    watch.cancel()
     await daemon.stop()
     return 0
+
+
+async def _watch_terminal(daemon) -> None:
+    """Stop devd when its terminal goes away (a closed tab or tmux pane).
+
+    A hung-up terminal makes `tcgetpgrp` fail with EIO. The full-screen view cannot be
+    restored on a terminal that is gone, so devd stops its children and exits at once.
+    """
+    while True:
+        await asyncio.sleep(0.5)
+        try:
+            os.tcgetpgrp(sys.stdin.fileno())
+        except OSError:
+            await _exit_after_hangup(daemon)
+
+
+async def _exit_after_hangup(daemon) -> None:
+    log.warning("the terminal closed: stopping")
+    await daemon.stop()
+    logging.shutdown()
+    os._exit(129)
 
 
 def _configure_logging(settings: Settings, daemon, verbose: bool) -> None:

@@ -13,6 +13,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Callable
 
 from devd.build.service import BuildResult, BuildService
 from devd.config import Settings
@@ -25,7 +26,7 @@ from devd.engine.plan import (
 )
 from devd.engine.view import BuildState, FunctionView, Snapshot
 from devd.errors import ConfigError, RuntimeStartError
-from devd.inventory import Function, Inventory
+from devd.inventory import Function, Inventory, Problem
 from devd.logs.masking import mask_secrets
 from devd.logs.records import Level, LogRecord, RequestRecord
 from devd.runtime.gateway import Gateway
@@ -63,7 +64,8 @@ class Daemon:
         self.states: dict[str, FunctionState] = {}
         self.pools: dict[str, FunctionPool] = {}
         self.builder = BuildService(settings.project_root, settings.state_dir, node=settings.node)
-        self.gateway = Gateway(self.invoke, self._on_request, self.publish, host=settings.host, port=settings.port)
+        self.gateway = Gateway(self.invoke, self._on_request, self._on_gateway_log, host=settings.host,
+                               port=settings.port)
         self.watcher = Watcher(self._on_files_changed)
         self._cache = FileCache()
         self._subscribers: list[asyncio.Queue] = []
@@ -73,6 +75,7 @@ class Daemon:
         self._ready: dict[str, asyncio.Event] = {}
         self._closing: set[asyncio.Task[None]] = set()
         self._reload_lock = asyncio.Lock()
+        self._reported_syntax: set[Problem] = set()
         self._stopped = asyncio.Event()
         self._stopping = False
         self._watching = False
@@ -153,8 +156,16 @@ class Daemon:
                 await ready.wait()
             pool = self.pools.get(address)
         if pool is None:
-            return _not_built(address, self.states.get(address, FunctionState()).error)
+            result = _not_built(address, self.states.get(address, FunctionState()).error)
+            function = self.inventory.function(address)
+            self.publish(LogRecord(function.name if function else address,
+                                   json.loads(result.payload)["errorMessage"], Level.ERROR))
+            return result
         return await pool.invoke(event)
+
+    def _on_gateway_log(self, record: LogRecord) -> None:
+        function = self.inventory.function(record.source)
+        self.publish(replace(record, source=function.name) if function else record)
 
     def _on_request(self, record: RequestRecord) -> None:
         function = self.inventory.function(record.function) if record.function else None
@@ -191,10 +202,12 @@ class Daemon:
             started = time.perf_counter()
             inventory = await self._discover()
             if keeps_last_good(inventory):
-                for problem in inventory.problems:
-                    if problem.syntax:
-                        self._info(f"{problem}; still serving the last good configuration", Level.ERROR)
+                broken = {problem for problem in inventory.problems if problem.syntax}
+                for problem in sorted(broken - self._reported_syntax, key=str):
+                    self._info(f"{problem}; still serving the last good configuration", Level.ERROR)
+                self._reported_syntax = broken
                 return
+            self._reported_syntax = set()
             self._info(f"re-read Terraform in {(time.perf_counter() - started) * 1000:.0f} ms")
             self._apply_inventory(inventory, first=False)
 
@@ -268,7 +281,7 @@ class Daemon:
         pool = None
         if result.ok and result.task_root is not None:
             try:
-                pool = FunctionPool(function, result.task_root, result.handler, self.publish,
+                pool = FunctionPool(function, result.task_root, result.handler, self._worker_log(function, result),
                                     region=self.settings.region, node=self.settings.node)
             except RuntimeStartError as start_error:
                 error = str(start_error)
@@ -278,7 +291,8 @@ class Daemon:
             self.states[function.address] = replace(
                 state, build_state=BuildState.READY, last_build_ms=result.duration_ms,
                 last_built_at=time.time(), error=None, facts=facts)
-            self._info(f"built {function.name} #{result.generation} in {result.duration_ms:.0f} ms")
+            log.info("built %s #%d in %.0f ms", function.address, result.generation, result.duration_ms)
+            self.publish(LogRecord(function.name, f"built #{result.generation} in {result.duration_ms:.0f} ms"))
         else:
             self.states[function.address] = replace(state, build_state=BuildState.FAILED, error=error,
                                                     last_build_ms=result.duration_ms, facts=facts)
@@ -291,6 +305,18 @@ class Daemon:
         if self._watching:
             self.watcher.update(self._watch_roots())
         self._publish_snapshot()
+
+    def _worker_log(self, function: Function, result: BuildResult) -> Callable[[LogRecord], None]:
+        """Return the log sink for a pool: Python stack traces name the source files, not the
+        build copies (Node traces already do, through source maps)."""
+        if function.language != "python" or not function.code_dir or result.task_root is None:
+            return self.publish
+        build_dir, code_dir = str(result.task_root), function.code_dir
+
+        def publish(record: LogRecord) -> None:
+            self.publish(replace(record, text=record.text.replace(build_dir, code_dir)))
+
+        return publish
 
     def _swap_pool(self, address: str, pool: FunctionPool) -> None:
         """Serve new requests from pool; the old pool finishes its requests, then stops."""

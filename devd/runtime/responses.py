@@ -58,9 +58,13 @@ class MalformedResponse(ValueError):
 
 
 def map_result(route: Route, result: InvokeResult) -> MappedResponse:
-    """Map an invocation result to the response that the route's API kind would send."""
+    """Map an invocation result to the response that the route's API kind would send.
+
+    A function error gets no log message here, because the worker that ran the function
+    already logged its error document with the stack.
+    """
     if result.function_error is not None:
-        return MappedResponse(error_response(route.api), _describe_function_error(result))
+        return MappedResponse(error_response(route.api), None)
 
     size = len(result.payload)
     if size > MAX_RESPONSE_PAYLOAD_BYTES:
@@ -107,20 +111,6 @@ def request_too_large_response() -> HttpResponse:
 
 def _json_response(status: int, body: bytes) -> HttpResponse:
     return HttpResponse(status, (("Content-Type", JSON_CONTENT_TYPE),), body)
-
-
-def _describe_function_error(result: InvokeResult) -> str:
-    """Summarize the error document of a failed invocation, such as "TypeError: boom"."""
-    try:
-        document = json.loads(result.payload)
-    except ValueError:
-        document = None
-
-    if isinstance(document, dict):
-        error_type = document.get("errorType") or result.function_error
-        error_message = document.get("errorMessage") or ""
-        return f"The function failed ({result.function_error}): {error_type}: {error_message}"
-    return f"The function failed ({result.function_error})."
 
 
 def _map_v1(payload: bytes) -> HttpResponse:

@@ -7,7 +7,7 @@ from typing import Any, Iterator
 
 import hcl2
 from lark import Token, Tree
-from lark.exceptions import LarkError
+from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
 
 from devd.errors import TerraformError
 from devd.terraform.expr import (
@@ -39,11 +39,24 @@ def parse_hcl(text: str, file: str) -> tuple[Block, ...]:
     try:
         tree = hcl2.parses_to_tree(text)
     except LarkError as error:
-        line = getattr(error, "line", None)
-        first = str(error).strip().splitlines()[0] if str(error).strip() else "syntax error"
-        raise TerraformError(f"invalid HCL syntax: {first}", file, line) from None
+        raise TerraformError(f"invalid HCL syntax: {_describe_parse_error(error)}", file,
+                             getattr(error, "line", None)) from None
     body = _first_tree(tree, "body")
     return tuple(_body_blocks(body, file)) if body is not None else ()
+
+
+def _describe_parse_error(error: LarkError) -> str:
+    """Return a parse error in words, such as "unexpected end of file (a closing } may be missing)"."""
+    if isinstance(error, UnexpectedToken):
+        if error.token.type == "$END":
+            return "unexpected end of file (a closing } or quote may be missing)"
+        return f"unexpected {str(error.token).strip()!r} at column {error.column}"
+    if isinstance(error, UnexpectedCharacters):
+        return f"unexpected character {error.char!r} at column {error.column}"
+    if isinstance(error, UnexpectedEOF):
+        return "unexpected end of file (a closing } or quote may be missing)"
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else "syntax error"
 
 
 def parse_expression(text: str, file: str = "<expression>", line: int = 0) -> Expr:
@@ -420,7 +433,7 @@ def parse_attributes(text: str, file: str) -> dict[str, Expr]:
     try:
         tree = hcl2.parses_to_tree(text)
     except LarkError as error:
-        raise TerraformError(f"invalid HCL syntax: {str(error).strip().splitlines()[0]}", file,
+        raise TerraformError(f"invalid HCL syntax: {_describe_parse_error(error)}", file,
                              getattr(error, "line", None)) from None
     attributes: dict[str, Expr] = {}
     for child in _trees(_first_tree(tree, "body")):

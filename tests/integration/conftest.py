@@ -67,13 +67,24 @@ class RunningDevd:
 
 
 def copy_example(destination: Path) -> Path:
-    """Copy the example app into destination, sharing the repository's node_modules."""
-    for part in EXAMPLE_PARTS:
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, destination / part, ignore=shutil.ignore_patterns("__pycache__", ".terraform"))
-        else:
-            shutil.copy2(source, destination / part)
+    """Copy the example app as committed into destination, sharing the repository's
+    node_modules.
+
+    The committed version is used so that local edits to the example (which the README invites)
+    do not change what the tests expect; outside a git checkout the working tree is copied.
+    """
+    destination.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", "HEAD", "--", *EXAMPLE_PARTS],
+                             capture_output=True)
+    if archive.returncode == 0:
+        subprocess.run(["tar", "-x", "-C", str(destination)], input=archive.stdout, check=True)
+    else:
+        for part in EXAMPLE_PARTS:
+            source = REPO / part
+            if source.is_dir():
+                shutil.copytree(source, destination / part, ignore=shutil.ignore_patterns("__pycache__", ".terraform"))
+            else:
+                shutil.copy2(source, destination / part)
     (destination / "node_modules").symlink_to(REPO / "node_modules")
     return destination
 

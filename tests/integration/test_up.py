@@ -3,10 +3,20 @@ workers: requests over 127.0.0.1, edits on disk, and a clean exit."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import select
 import shutil
+import signal
+import struct
+import subprocess
+import sys
+import termios
 import time
 from pathlib import Path
+
+import pytest
 
 from tests.integration.conftest import REPO, RunningDevd, processes_under, start_devd, stop_devd
 
@@ -218,3 +228,44 @@ def test_serves_public_example_shape(tmp_path: Path) -> None:
         running.wait_for_line(r"getHello: ready #1")
     finally:
         stop_devd(running)
+
+
+def _take_terminal() -> None:
+    """Make the pseudo-terminal on stdin the controlling terminal of the new session."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def _take_terminal_ignoring_hangup() -> None:
+    """As `_take_terminal`, with SIGHUP ignored, as under `make` or `nohup`."""
+    _take_terminal()
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("setup", [_take_terminal, _take_terminal_ignoring_hangup], ids=["sighup", "no-sighup"])
+def test_closed_terminal_stops_tui(example: Path, setup) -> None:
+    primary, secondary = os.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 140, 0, 0))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devd", "-C", str(example), "up", "--port", "0"],
+        stdin=secondary, stdout=secondary, stderr=secondary, start_new_session=True,
+        preexec_fn=setup, env=dict(os.environ, TERM="xterm-256color"))
+    os.close(secondary)
+    screen = b""
+    deadline = time.monotonic() + 30
+    while b"ready #1" not in screen and time.monotonic() < deadline:
+        ready, _, _ = select.select([primary], [], [], 0.2)
+        if ready:
+            screen += os.read(primary, 65536)
+    assert b"ready #1" in screen
+    assert processes_under(example)
+
+    os.close(primary)
+    try:
+        assert process.wait(15) != 0
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while processes_under(example) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert processes_under(example) == []

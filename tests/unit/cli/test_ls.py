@@ -1,0 +1,56 @@
+"""`devd ls`: the inventory as a table and as JSON, and its exit status."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from devd.cli import main
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def test_ls_json_lists_example(capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["-C", str(REPO), "ls", "--json"])
+    document = json.loads(capsys.readouterr().out)
+
+    assert status == 0
+    assert {f["name"] for f in document["functions"]} == {
+        "devd-example-dev-get-hello", "devd-example-dev-get-item", "devd-example-dev-create-item",
+        "devd-example-dev-status"}
+    hello = next(f for f in document["functions"] if f["name"].endswith("get-hello"))
+    assert hello["environment"]["GREETING"] == "Hello"
+    assert hello["architectures"] == ["x86_64"]
+    assert {(r["api"], r["method"], r["path"]) for r in document["routes"]} == {
+        ("rest", "GET", "/hello"), ("rest", "GET", "/items/{id}"), ("rest", "POST", "/items"),
+        ("http", "GET", "/status")}
+    assert document["problems"] == []
+
+
+def test_ls_table_has_headers(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-C", str(REPO), "ls"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+
+    assert lines[0].split() == ["FUNCTION", "RUNTIME", "HANDLER", "SOURCE"]
+    assert any(line.split()[:3] == ["rest", "GET", "/hello"] for line in lines)
+
+
+def test_ls_broken_file_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    infra = tmp_path / "infra"
+    infra.mkdir()
+    (infra / "main.tf").write_text('locals {\n  a = 1\n')
+
+    assert main(["-C", str(tmp_path), "ls"]) == 1
+    assert "main.tf:3: invalid HCL syntax: unexpected end of file" in capsys.readouterr().err
+
+
+def test_bad_var_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-C", str(REPO), "ls", "--var", "stage"]) == 2
+    assert "invalid --var 'stage': write it as NAME=VALUE" in capsys.readouterr().err
+
+
+def test_missing_infra_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-C", str(tmp_path), "ls", "--infra", "nope"]) == 2
+    assert "pass --infra DIR" in capsys.readouterr().err
