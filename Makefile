@@ -12,16 +12,23 @@ $(BIN)/devd: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
+SAM_VERSION := 1.170.0
+
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
+
+# AWS SAM CLI in its own environment (its pins clash with devd's); the tests run `sam validate`.
+.sam-venv/bin/sam:
+	$(PYTHON) -m venv .sam-venv
+	.sam-venv/bin/pip install --quiet aws-sam-cli==$(SAM_VERSION)
 
 install: $(BIN)/devd node_modules/.package-lock.json
 
 up: install
 	$(BIN)/devd up $(ARGS)
 
-test: install
+test: install .sam-venv/bin/sam
 	$(BIN)/pytest $(ARGS)
 
 clean:
-	rm -rf $(VENV) node_modules .devd
+	rm -rf $(VENV) .sam-venv node_modules .devd

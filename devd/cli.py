@@ -32,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, help="gateway port (default 3000; 0 picks a free port)")
     up.add_argument("--no-tui", action="store_true", help="print plain lines instead of the full-screen view")
     up.add_argument("--no-watch", action="store_true", help="do not watch files for changes")
+    up.add_argument("--no-procfile", action="store_true", help="do not start the processes of the project's Procfile")
+    up.add_argument("--backend", choices=("native", "sam", "auto"),
+                    help="who runs the functions: devd's workers (native, the default), `sam local start-api` "
+                         "(sam, needs Docker or Finch), or sam when a container engine responds (auto)")
     up.add_argument("-v", "--verbose", action="store_true", help="log debug messages of devd itself")
 
     ls = commands.add_parser("ls", help="list the functions and routes Terraform defines",
@@ -39,6 +43,18 @@ def build_parser() -> argparse.ArgumentParser:
                                          "when a Terraform file could not be parsed.")
     _terraform_options(ls)
     ls.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+    sam = commands.add_parser("sam", help="write files for AWS SAM that point at devd's builds")
+    sam_files = sam.add_subparsers(dest="sam_command", required=True)
+    metadata = sam_files.add_parser(
+        "metadata", help="write sam_metadata_* resources for `sam build/local ... --hook-name terraform`")
+    _terraform_options(metadata)
+    metadata.add_argument("-o", "--output", type=Path,
+                          help="output file, relative to the project root (default: <infra>/devd_sam_metadata.tf.json)")
+    template = sam_files.add_parser("template", help="write a SAM template for `sam local start-api -t`")
+    _terraform_options(template)
+    template.add_argument("-o", "--output", type=Path,
+                          help="output file, relative to the project root (default: .devd/template.yaml)")
     return parser
 
 
@@ -57,9 +73,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = resolve_settings(
             Path(args.project), infra=args.infra, var_files=args.var_files, variables=args.variables,
             host=getattr(args, "host", None), port=getattr(args, "port", None),
-            watch=not getattr(args, "no_watch", False))
+            watch=not getattr(args, "no_watch", False), procfile=not getattr(args, "no_procfile", False),
+            backend=getattr(args, "backend", None))
         if args.command == "ls":
             return _ls(settings, args.json)
+        if args.command == "sam":
+            from devd.sam.commands import sam_metadata_command, sam_template_command
+
+            command = sam_metadata_command if args.sam_command == "metadata" else sam_template_command
+            return command(settings, args.output)
         tui = not args.no_tui and sys.stdout.isatty() and sys.stdin.isatty()
         return asyncio.run(_up(settings, tui, args.verbose))
     except DevdError as error:

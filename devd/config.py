@@ -27,6 +27,10 @@ class Settings:
     region: str = "us-east-1"
     node: str = "node"
     watch: bool = True
+    procfile: bool = True
+    backend: str = "native"
+    """"native" (devd's workers), "sam" (`sam local start-api`), or "auto" (sam when a container
+    engine responds)."""
     environ: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -35,7 +39,8 @@ class Settings:
         return self.project_root / ".devd"
 
 
-_FILE_KEYS = {"infra": str, "var_files": list, "host": str, "port": int, "region": str, "node": str}
+_FILE_KEYS = {"infra": str, "var_files": list, "host": str, "port": int, "region": str, "node": str,
+              "procfile": bool, "backend": str}
 
 
 def load_file_settings(project_root: Path) -> dict[str, Any]:
@@ -51,7 +56,7 @@ def load_file_settings(project_root: Path) -> dict[str, Any]:
         expected = _FILE_KEYS.get(key)
         if expected is None:
             raise ConfigError(f"{path.name}: unknown setting {key!r}; known settings: {', '.join(sorted(_FILE_KEYS))}")
-        if not isinstance(value, expected) or isinstance(value, bool):
+        if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
             raise ConfigError(f"{path.name}: {key} must be a {expected.__name__}, got {value!r}")
     return table
 
@@ -65,7 +70,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 def resolve_settings(project_root: Path, *, infra: str | None = None, var_files: list[str] | None = None,
                      variables: list[str] | None = None, host: str | None = None, port: int | None = None,
-                     watch: bool = True) -> Settings:
+                     watch: bool = True, procfile: bool = True, backend: str | None = None) -> Settings:
     """Combine command-line values with the project's settings file into Settings."""
     root = project_root.resolve()
     file = load_file_settings(root)
@@ -82,7 +87,14 @@ def resolve_settings(project_root: Path, *, infra: str | None = None, var_files:
     return Settings(
         project_root=root, infra_dir=infra_dir, var_files=files, variables=_parse_variables(variables or []),
         host=host or file.get("host", "127.0.0.1"), port=port_value, region=file.get("region", "us-east-1"),
-        node=file.get("node", "node"), watch=watch, environ=dict(os.environ))
+        node=file.get("node", "node"), watch=watch, procfile=procfile and file.get("procfile", True),
+        backend=_backend(backend or file.get("backend", "native")), environ=dict(os.environ))
+
+
+def _backend(value: str) -> str:
+    if value not in ("native", "sam", "auto"):
+        raise ConfigError(f"backend {value!r} is not one of native, sam, auto")
+    return value
 
 
 def _default_infra(root: Path) -> str:

@@ -15,6 +15,7 @@ from typing import TextIO
 from devd.engine.handle import DaemonHandle, Update
 from devd.engine.view import BuildState, FunctionView, Snapshot
 from devd.logs.records import Level, LogRecord, RequestRecord
+from devd.supervise.status import describe_status
 
 REQUEST_ID_LENGTH = 8
 """Characters of a request id that the views show, enough to tell concurrent requests apart."""
@@ -165,6 +166,18 @@ def format_snapshot_changes(previous: Snapshot | None, current: Snapshot) -> lis
     for problem in new_problems(previous, current):
         lines.append(format_problem_line(problem))
 
+    lines += format_process_changes(previous, current)
+    return lines
+
+
+def format_process_changes(previous: Snapshot | None, current: Snapshot) -> list[str]:
+    """Return a line for each side process whose state, pid or restart count changed."""
+    before = {status.name: status for status in previous.processes} if previous else {}
+    lines = []
+    for status in current.processes:
+        old = before.get(status.name)
+        if old is None or (old.state, old.pid, old.restarts) != (status.state, status.pid, status.restarts):
+            lines.append(f"{status.name}: {describe_status(status, time.monotonic())}")
     return lines
 
 

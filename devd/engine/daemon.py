@@ -24,6 +24,7 @@ from devd.engine.plan import (
     plan_changes,
     watch_roots,
 )
+from devd.engine.sam_mode import SamMode
 from devd.engine.view import BuildState, FunctionView, Snapshot
 from devd.errors import ConfigError, RuntimeStartError
 from devd.inventory import Function, Inventory, Problem
@@ -32,6 +33,8 @@ from devd.logs.records import Level, LogRecord, RequestRecord
 from devd.runtime.gateway import Gateway
 from devd.runtime.invoke import InvokeResult
 from devd.runtime.pool import FunctionPool
+from devd.supervise.procfile_runner import ProcfileRunner
+from devd.supervise.status import ProcessStatus
 from devd.terraform.discover import discover
 from devd.terraform.files import FileCache
 from devd.terraform.loader import TerraformOptions
@@ -67,6 +70,11 @@ class Daemon:
         self.gateway = Gateway(self.invoke, self._on_request, self._on_gateway_log, host=settings.host,
                                port=settings.port)
         self.watcher = Watcher(self._on_files_changed)
+        self.procfile = ProcfileRunner(settings.project_root, self.publish, self._on_process_status) \
+            if settings.procfile else None
+        self._processes: dict[str, ProcessStatus] = {}
+        self.sam = SamMode(settings, self.publish, self._on_process_status)
+        self._results: dict[str, BuildResult] = {}
         self._cache = FileCache()
         self._subscribers: list[asyncio.Queue] = []
         self._backlog: deque[LogRecord | RequestRecord] = deque(maxlen=BACKLOG)
@@ -83,12 +91,27 @@ class Daemon:
     async def start(self) -> None:
         """Read Terraform, start serving, build every function and start watching."""
         inventory = await self._discover()
+        if await self.sam.serves():
+            self.gateway = Gateway(self.invoke, self._on_request, self._on_gateway_log, host=self.settings.host, port=0)
         await self.gateway.start()
         self._info(f"serving {self.gateway.url} from {self.settings.infra_dir}")
         self._apply_inventory(inventory, first=True)
+        await self._start_procfile()
         if self.settings.watch:
             await self.watcher.start(self._watch_roots())
             self._watching = True
+        self._publish_snapshot()
+
+    async def _start_procfile(self) -> None:
+        if self.procfile is None:
+            return
+        try:
+            await self.procfile.start()
+        except ConfigError as error:
+            self._info(f"{error}; Procfile processes are not started", Level.ERROR)
+
+    def _on_process_status(self, status: ProcessStatus) -> None:
+        self._processes[status.name] = status
         self._publish_snapshot()
 
     @property
@@ -110,7 +133,8 @@ class Daemon:
         views = tuple(self._view(f, routes_by_function.get(f.address, [])) for f in self.inventory.functions)
         problems = tuple(str(problem) for problem in self.inventory.problems)
         url = self.gateway.url if self.gateway else ""
-        return Snapshot(url, str(self.settings.infra_dir), views, problems, self._watching)
+        return Snapshot(url, str(self.settings.infra_dir), views, problems, self._watching,
+                        tuple(self._processes.values()))
 
     def subscribe(self) -> asyncio.Queue:
         queue: asyncio.Queue = asyncio.Queue()
@@ -139,7 +163,9 @@ class Daemon:
         await asyncio.gather(*self._build_tasks.values(), return_exceptions=True)
         pools = list(self.pools.values())
         self.pools.clear()
-        await asyncio.gather(*(pool.close() for pool in pools), *self._closing, return_exceptions=True)
+        procfile = self.procfile.stop() if self.procfile else asyncio.sleep(0)
+        await asyncio.gather(procfile, self.sam.stop(), *(pool.close() for pool in pools), *self._closing,
+                             return_exceptions=True)
         await self.builder.close()
         self._stopped.set()
         for queue in self._subscribers:
@@ -237,6 +263,7 @@ class Daemon:
     def _forget(self, address: str) -> None:
         self._info(f"removed {address}")
         self.states.pop(address, None)
+        self._results.pop(address, None)
         self._dirty.discard(address)
         task = self._build_tasks.pop(address, None)
         if task:
@@ -288,6 +315,7 @@ class Daemon:
 
         if pool is not None:
             self._swap_pool(function.address, pool)
+            self._results[function.address] = result
             self.states[function.address] = replace(
                 state, build_state=BuildState.READY, last_build_ms=result.duration_ms,
                 last_built_at=time.time(), error=None, facts=facts)
@@ -302,6 +330,8 @@ class Daemon:
         ready = self._ready.pop(function.address, None)
         if ready is not None:
             ready.set()
+        if pool is not None:
+            await self.sam.update(self.inventory, self._results)
         if self._watching:
             self.watcher.update(self._watch_roots())
         self._publish_snapshot()

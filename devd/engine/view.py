@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from devd.supervise.status import ProcessStatus
+
 
 class BuildState(str, Enum):
     """Where a function's build stands."""
@@ -45,3 +47,5 @@ class Snapshot:
     functions: tuple[FunctionView, ...]
     problems: tuple[str, ...] = ()
     watching: bool = False
+    processes: tuple[ProcessStatus, ...] = ()
+    """Side processes from the Procfile, in Procfile order."""

@@ -78,9 +78,15 @@ def _parse_file(path: Path, display: str) -> ParsedFile:
         return ParsedFile((), Problem(f"invalid JSON: {error.msg}", display, error.lineno, syntax=True))
 
 
+_JSON_COMMENT = "//"
+"""A property name that Terraform ignores in `.tf.json` objects, so generated files can carry a comment."""
+
+
 def _json_blocks(document: dict[str, Any], file: str) -> tuple[Block, ...]:
     blocks: list[Block] = []
     for block_type, content in document.items():
+        if block_type == _JSON_COMMENT:
+            continue
         depth = _LABEL_DEPTH.get(block_type, 0)
         for item in content if isinstance(content, list) else [content]:
             blocks.extend(_json_labelled(block_type, (), item, depth, file))
@@ -93,6 +99,8 @@ def _json_labelled(block_type: str, labels: tuple[str, ...], content: Any, depth
         return [_json_block(block_type, labels, item, file) for item in items]
     blocks: list[Block] = []
     for label, inner in content.items():
+        if label == _JSON_COMMENT:
+            continue
         blocks.extend(_json_labelled(block_type, labels + (label,), inner, depth - 1, file))
     return blocks
 
@@ -101,6 +109,8 @@ def _json_block(block_type: str, labels: tuple[str, ...], content: dict[str, Any
     attributes: dict[str, Expr] = {}
     nested: list[Block] = []
     for name, value in content.items():
+        if name == _JSON_COMMENT:
+            continue
         if isinstance(value, dict) and name in ("environment", "lifecycle", "source"):
             nested.append(_json_block(name, (), value, file))
         else:

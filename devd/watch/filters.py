@@ -12,8 +12,9 @@ IGNORED_DIRECTORIES = frozenset({
 """Directory names whose contents are tool state or build output, not sources."""
 
 IGNORED_NAMES = ("*~", "*.swp", "*.swx", "*.swo", "*.tmp", "*.bak", ".#*", "#*#", "4913",
-                 "*.pyc", ".DS_Store", "*.crswap", "*.tfstate", "*.tfstate.*")
-"""File name patterns of editor temp and backup files and tool state."""
+                 "*.pyc", ".DS_Store", "*.crswap", "*.tfstate", "*.tfstate.*", "devd_sam_metadata.tf.json")
+"""File name patterns of editor temp and backup files, tool state, and the SAM metadata that
+devd itself writes into the Terraform directory."""
 
 
 def is_relevant(path: PurePath) -> bool:

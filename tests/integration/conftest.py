@@ -89,8 +89,11 @@ def copy_example(destination: Path) -> Path:
     return destination
 
 
-def start_devd(project: Path, *args: str) -> RunningDevd:
-    command = [sys.executable, "-m", "devd", "-C", str(project), "up", "--no-tui", "--port", "0", *args]
+def start_devd(project: Path, *args: str, procfile: bool = False) -> RunningDevd:
+    """Start `devd up --no-tui` on a free port; the Procfile runs only when procfile is true,
+    because the example's moto server has a fixed port."""
+    options = [] if procfile else ["--no-procfile"]
+    command = [sys.executable, "-m", "devd", "-C", str(project), "up", "--no-tui", "--port", "0", *options, *args]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                start_new_session=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
     running = RunningDevd(project, process)

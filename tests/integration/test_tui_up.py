@@ -14,7 +14,7 @@ from tests.unit.tui.test_app import SCREEN_SIZE, pane_lines, table_rows, wait_un
 
 
 async def test_tui_shows_functions_and_request_line(example: Path) -> None:
-    settings = resolve_settings(example, port=0)
+    settings = resolve_settings(example, port=0, procfile=False)
     daemon = Daemon(settings)
     await daemon.start()
     app = DevdApp(daemon)

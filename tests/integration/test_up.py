@@ -9,11 +9,13 @@ import os
 import select
 import shutil
 import signal
+import socket
 import struct
 import subprocess
 import sys
 import termios
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -246,7 +248,7 @@ def test_closed_terminal_stops_tui(example: Path, setup) -> None:
     primary, secondary = os.openpty()
     fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 140, 0, 0))
     process = subprocess.Popen(
-        [sys.executable, "-m", "devd", "-C", str(example), "up", "--port", "0"],
+        [sys.executable, "-m", "devd", "-C", str(example), "up", "--port", "0", "--no-procfile"],
         stdin=secondary, stdout=secondary, stderr=secondary, start_new_session=True,
         preexec_fn=setup, env=dict(os.environ, TERM="xterm-256color"))
     os.close(secondary)
@@ -269,3 +271,49 @@ def test_closed_terminal_stops_tui(example: Path, setup) -> None:
     while processes_under(example) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert processes_under(example) == []
+
+
+def test_procfile_moto_runs_and_stops(example: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    procfile = example / "Procfile"
+    procfile.write_text(procfile.read_text().replace("-p 4566", f"-p {port}"))
+    running = start_devd(example, procfile=True)
+    try:
+        running.wait_for_line(r"moto: running, pid \d+")
+        deadline = time.monotonic() + 30
+        status = None
+        while status != 200 and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=2) as response:
+                    status = response.status
+            except OSError:
+                time.sleep(0.2)
+        assert status == 200
+    finally:
+        assert stop_devd(running) == 0
+    time.sleep(0.3)
+    assert processes_under(example) == []
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=2)
+
+
+def test_sam_backend_without_engine_serves_natively(example: Path) -> None:
+    running = start_devd(example, "--backend", "sam")
+    try:
+        running.wait_for_line(r"no Docker or Finch engine responds.*the sam backend is off")
+        assert running.get("/hello")[0] == 200
+        running.wait_for_line(r"get-item: ready #1")
+        template = example / ".devd/template.yaml"
+        metadata = example / "infra/devd_sam_metadata.tf.json"
+        deadline = time.monotonic() + 10
+        while not (template.exists() and metadata.exists()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "AWS::Serverless::Function" in template.read_text()
+        triggers = json.loads(metadata.read_text())["resource"]["null_resource"]
+        assert any(t["triggers"]["resource_name"] == "module.get_hello.aws_lambda_function.this"
+                   for t in triggers.values())
+        assert running.get("/items/1")[0] == 200
+    finally:
+        stop_devd(running)
