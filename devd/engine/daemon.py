@@ -25,6 +25,7 @@ from devd.engine.plan import (
     watch_roots,
 )
 from devd.engine.sam_mode import SamMode
+from devd.engine.scheduler import BuildScheduler
 from devd.engine.view import BuildState, FunctionView, Snapshot
 from devd.errors import ConfigError, RuntimeStartError
 from devd.inventory import Function, Inventory, Problem
@@ -78,8 +79,7 @@ class Daemon:
         self._cache = FileCache()
         self._subscribers: list[asyncio.Queue] = []
         self._backlog: deque[LogRecord | RequestRecord] = deque(maxlen=BACKLOG)
-        self._dirty: set[str] = set()
-        self._build_tasks: dict[str, asyncio.Task[None]] = {}
+        self._scheduler: BuildScheduler | None = None
         self._ready: dict[str, asyncio.Event] = {}
         self._closing: set[asyncio.Task[None]] = set()
         self._reload_lock = asyncio.Lock()
@@ -90,6 +90,7 @@ class Daemon:
 
     async def start(self) -> None:
         """Read Terraform, start serving, build every function and start watching."""
+        self._scheduler = BuildScheduler(self._build_once)
         inventory = await self._discover()
         if await self.sam.serves():
             self.gateway = Gateway(self.invoke, self._on_request, self._on_gateway_log, host=self.settings.host, port=0)
@@ -158,9 +159,8 @@ class Daemon:
         self._info("stopping")
         await self.watcher.close()
         await self.gateway.close()
-        for task in self._build_tasks.values():
-            task.cancel()
-        await asyncio.gather(*self._build_tasks.values(), return_exceptions=True)
+        if self._scheduler is not None:
+            await self._scheduler.close()
         pools = list(self.pools.values())
         self.pools.clear()
         procfile = self.procfile.stop() if self.procfile else asyncio.sleep(0)
@@ -179,6 +179,7 @@ class Daemon:
         if pool is None:
             ready = self._ready.setdefault(address, asyncio.Event())
             if self.states.get(address, FunctionState()).build_state in (BuildState.PENDING, BuildState.BUILDING):
+                self._request_build(address, urgent=True)
                 await ready.wait()
             pool = self.pools.get(address)
         if pool is None:
@@ -264,10 +265,8 @@ class Daemon:
         self._info(f"removed {address}")
         self.states.pop(address, None)
         self._results.pop(address, None)
-        self._dirty.discard(address)
-        task = self._build_tasks.pop(address, None)
-        if task:
-            task.cancel()
+        if self._scheduler is not None:
+            self._scheduler.forget(address)
         pool = self.pools.pop(address, None)
         if pool is not None:
             self._close_later(pool)
@@ -275,30 +274,25 @@ class Daemon:
 
     # Builds
 
-    def _request_build(self, address: str) -> None:
+    def _request_build(self, address: str, urgent: bool = False) -> None:
         function = self.inventory.function(address)
         if function is not None and not function.runnable:
             reason = "a container image function; devd lists it but does not run it locally"
             self.states[address] = FunctionState(BuildState.NOT_RUNNABLE, error=reason)
             return
-        self._dirty.add(address)
-        task = self._build_tasks.get(address)
-        if task is None or task.done():
-            self._build_tasks[address] = asyncio.create_task(self._build_loop(address), name=f"build {address}")
+        if self._scheduler is not None:
+            self._scheduler.request(address, urgent)
 
-    async def _build_loop(self, address: str) -> None:
-        while address in self._dirty:
-            self._dirty.discard(address)
-            function = self.inventory.function(address)
-            if function is None:
-                return
-            state = self.states.get(address, FunctionState())
-            generation = state.generation + 1
-            self.states[address] = replace(state, build_state=BuildState.BUILDING, generation=generation)
-            self._publish_snapshot()
-            result = await self.builder.build(function, generation)
-            if self.inventory.function(address) is None:
-                return
+    async def _build_once(self, address: str) -> None:
+        function = self.inventory.function(address)
+        if function is None:
+            return
+        state = self.states.get(address, FunctionState())
+        generation = state.generation + 1
+        self.states[address] = replace(state, build_state=BuildState.BUILDING, generation=generation)
+        self._publish_snapshot()
+        result = await self.builder.build(function, generation)
+        if self.inventory.function(address) is not None:
             await self._apply_build(function, result)
 
     async def _apply_build(self, function: Function, result: BuildResult) -> None:
