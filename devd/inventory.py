@@ -42,6 +42,8 @@ class Problem:
 class Function:
     """One Lambda function, with the values Terraform gives it.
 
+    `runtime` and `handler` are None for container image functions, which have neither.
+
     `code_dir` is the directory whose contents Terraform packages (an `archive_file`
     `source_dir`, a `source_path` entry), absolute. `source` is the same path relative to the
     project root, as `devd ls` prints it.
@@ -49,8 +51,8 @@ class Function:
 
     address: str
     name: str
-    runtime: str
-    handler: str
+    runtime: str | None
+    handler: str | None
     code_dir: str | None
     source: str | None
     environment: Mapping[str, str] = field(default_factory=dict)
@@ -58,7 +60,7 @@ class Function:
     memory: int = 128
     architectures: tuple[str, ...] = ("x86_64",)
     layers: tuple[str, ...] = ()
-    """Addresses of the layer versions this function uses, when devd could resolve them."""
+    """Layer versions this function uses: addresses for layers in the configuration, ARNs for others."""
     runnable: bool = True
     """False for functions devd lists but cannot run locally, such as container images."""
     file: str | None = None
@@ -67,6 +69,8 @@ class Function:
     @property
     def language(self) -> str:
         """Return "node", "python" or "other", from the runtime identifier."""
+        if not self.runtime:
+            return "other"
         if self.runtime.startswith("nodejs"):
             return "node"
         if self.runtime.startswith("python"):

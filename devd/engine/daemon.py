@@ -374,7 +374,7 @@ class Daemon:
 
     def _view(self, function: Function, routes: list[str]) -> FunctionView:
         state = self.states.get(function.address, FunctionState())
-        return FunctionView(function.address, function.name, function.runtime, tuple(routes), state.build_state,
+        return FunctionView(function.address, function.name, function.runtime or "image", tuple(routes), state.build_state,
                             state.generation, state.last_build_ms, state.last_built_at, state.error)
 
 

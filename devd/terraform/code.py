@@ -39,7 +39,11 @@ class CodeLocator:
     def _from_zip(self, resource: ResourceInstance, value: Any, argument: str) -> str | None:
         archive = self._archive(value)
         if archive is not None:
-            return _archive_dir(archive)
+            directory = _archive_dir(archive)
+            if directory is None:
+                self._problem(f"{resource.address} is packaged by {archive.address} from inline source blocks; "
+                              "devd cannot build it (use source_dir or source_file)", resource)
+            return directory
         if isinstance(value, str):
             self._problem(f"{resource.address} deploys the prebuilt file {value} ({argument}); devd cannot map "
                           "it back to source (package it with an archive_file data source or source_path)", resource)

@@ -6,13 +6,14 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from devd.inventory import Function, Inventory, Layer, Problem
 from devd.terraform.code import CodeLocator
 from devd.terraform.community import VirtualApiModule, VirtualModule
+from devd.terraform.expr import Literal, ObjectExpr
 from devd.terraform.files import FileCache
 from devd.terraform.loader import Loader, TerraformOptions
 from devd.terraform.modules import ResourceInstance
@@ -38,6 +39,8 @@ class _Spec:
     architectures: Any
     layers: Any
     image: bool = False
+    env_lines: dict[str, int] = field(default_factory=dict)
+    """Lines of environment variables written as literal keys, for problems about one of them."""
 
 
 def discover(options: TerraformOptions, project_root: Path, cache: FileCache | None = None) -> Inventory:
@@ -94,7 +97,7 @@ class _Builder:
             resource.address, Problem("", block.file, block.line), resource.get("function_name"),
             resource.get("runtime"), resource.get("handler"), None if image else self.code.code_dir(resource),
             environment, resource.get("timeout", 3), resource.get("memory_size", 128),
-            resource.get("architectures"), resource.get("layers"), image)
+            resource.get("architectures"), resource.get("layers"), image, _environment_lines(resource))
 
     def module_spec(self, module: VirtualModule) -> _Spec:
         code_dir = _source_path_dir(module.input("source_path"))
@@ -112,15 +115,13 @@ class _Builder:
         if not isinstance(name, str) or not name:
             self._problem(f"function_name of {spec.address} is not known before apply; devd uses the address", spec)
             name = spec.address
-        if spec.image:
-            self._problem(f"{spec.address} is a container image function; devd lists it but cannot run it locally", spec)
-        elif not isinstance(spec.runtime, str) or not isinstance(spec.handler, str):
+        if not spec.image and (not isinstance(spec.runtime, str) or not isinstance(spec.handler, str)):
             self._problem(f"{spec.address} has no known runtime or handler; set both as literals or variables", spec)
             return None
         absolute = self._absolute(spec.code_dir)
         return Function(
-            address=spec.address, name=name, runtime=spec.runtime if isinstance(spec.runtime, str) else "",
-            handler=spec.handler if isinstance(spec.handler, str) else "",
+            address=spec.address, name=name, runtime=spec.runtime if isinstance(spec.runtime, str) else None,
+            handler=spec.handler if isinstance(spec.handler, str) else None,
             code_dir=str(absolute) if absolute else None, source=self._relative(absolute),
             environment=self._environment(spec), timeout=_int(spec.timeout, 3), memory=_int(spec.memory, 128),
             architectures=tuple(spec.architectures) if isinstance(spec.architectures, list)
@@ -152,6 +153,8 @@ class _Builder:
         for value in layers:
             if isinstance(value, Unknown):
                 addresses += [a for a in sorted(value.resource_addresses()) if "aws_lambda_layer_version" in a]
+            elif isinstance(value, str):
+                addresses.append(value)
         return tuple(addresses)
 
     def _absolute(self, code_dir: Any) -> Path | None:
@@ -167,14 +170,24 @@ class _Builder:
         result: dict[str, str] = {}
         for key, value in spec.environment.items():
             if not is_known(value):
-                self._problem(f"environment variable {key} of {spec.address} is known only after apply; "
-                              "devd leaves it unset (give it a literal value or a variable)", spec)
+                line = spec.env_lines.get(key, spec.where.line)
+                self.loader.report(Problem(
+                    f"environment variable {key} of {spec.address} is known only after apply; devd leaves it "
+                    "unset (give it a literal value or a variable)", spec.where.file, line))
                 continue
             result[key] = to_string(value) if value is not None else ""
         return result
 
     def _problem(self, message: str, spec: _Spec) -> None:
         self.loader.report(Problem(message, spec.where.file, spec.where.line))
+
+
+def _environment_lines(resource: ResourceInstance) -> dict[str, int]:
+    blocks = resource.block.child_blocks("environment")
+    variables = blocks[0].attributes.get("variables") if blocks else None
+    if not isinstance(variables, ObjectExpr):
+        return {}
+    return {key.value: key.line for key, _ in variables.items if isinstance(key, Literal) and key.line}
 
 
 def _source_path_dir(source_path: Any) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,12 +54,13 @@ def module_files(directory: Path) -> list[Path]:
     """Return the configuration files of one module directory, overrides last, as Terraform does."""
     files = [p for p in directory.iterdir() if p.is_file() and p.name.endswith((".tf", ".tf.json"))]
     files = [p for p in files if not p.name.startswith(".")]
-
-    def is_override(path: Path) -> bool:
-        stem = path.name.removesuffix(".json").removesuffix(".tf")
-        return stem == "override" or stem.endswith("_override")
-
     return sorted(files, key=lambda p: (is_override(p), p.name))
+
+
+def is_override(path: Path) -> bool:
+    """Return True for Terraform override files: `override.tf`, `*_override.tf` and their JSON forms."""
+    stem = path.name.removesuffix(".json").removesuffix(".tf")
+    return stem == "override" or stem.endswith("_override")
 
 
 def _parse_file(path: Path, display: str) -> ParsedFile:
@@ -69,7 +70,7 @@ def _parse_file(path: Path, display: str) -> ParsedFile:
         return ParsedFile((), Problem(f"cannot read file: {error}", display))
     try:
         if path.name.endswith(".json"):
-            return ParsedFile(_json_blocks(json.loads(text), display))
+            return ParsedFile(_json_blocks(json.loads(text), display, text))
         return ParsedFile(parse_hcl(text, display))
     except TerraformError as error:
         log.warning("skipping %s: %s", display, error)
@@ -82,7 +83,7 @@ _JSON_COMMENT = "//"
 """A property name that Terraform ignores in `.tf.json` objects, so generated files can carry a comment."""
 
 
-def _json_blocks(document: dict[str, Any], file: str) -> tuple[Block, ...]:
+def _json_blocks(document: dict[str, Any], file: str, text: str = "") -> tuple[Block, ...]:
     blocks: list[Block] = []
     for block_type, content in document.items():
         if block_type == _JSON_COMMENT:
@@ -90,7 +91,18 @@ def _json_blocks(document: dict[str, Any], file: str) -> tuple[Block, ...]:
         depth = _LABEL_DEPTH.get(block_type, 0)
         for item in content if isinstance(content, list) else [content]:
             blocks.extend(_json_labelled(block_type, (), item, depth, file))
-    return tuple(blocks)
+    return tuple(replace(block, line=_json_line(text, block)) for block in blocks)
+
+
+def _json_line(text: str, block: Block) -> int:
+    """Return the line of a block's last label in the JSON text, or 0 when it is not found.
+
+    JSON parsing keeps no positions, so the label's first quoted occurrence as a key stands in.
+    """
+    if not block.labels:
+        return 0
+    match = re.search(re.escape(json.dumps(block.labels[-1])) + r"\s*:", text)
+    return text.count("\n", 0, match.start()) + 1 if match else 0
 
 
 def _json_labelled(block_type: str, labels: tuple[str, ...], content: Any, depth: int, file: str) -> list[Block]:

@@ -14,7 +14,8 @@ from devd.inventory import Problem
 from devd.terraform.community import VirtualApiModule, VirtualModule, virtual_module_for
 from devd.terraform.evaluate import Evaluator
 from devd.terraform.expr import Block, Call, Expr, Name
-from devd.terraform.files import FileCache, module_files
+from devd.terraform.files import FileCache, is_override, module_files
+from devd.terraform.overrides import merge_overrides
 from devd.terraform.functions import builtin_functions
 from devd.terraform.modules import (
     ModuleInstance,
@@ -78,12 +79,13 @@ class Loader:
         """Return every block of a module directory, reporting files that cannot be read."""
         if directory not in self._blocks:
             blocks: list[Block] = []
+            overrides: list[Block] = []
             for path in module_files(directory):
                 parsed = self.cache.parse(path, self.display(path))
                 if parsed.problem:
                     self.report(parsed.problem)
-                blocks.extend(parsed.blocks)
-            self._blocks[directory] = tuple(blocks)
+                (overrides if is_override(path) else blocks).extend(parsed.blocks)
+            self._blocks[directory] = merge_overrides(blocks, overrides)
         return self._blocks[directory]
 
     def walk(self) -> Iterator[ModuleInstance | VirtualModule | VirtualApiModule]:

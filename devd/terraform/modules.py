@@ -53,18 +53,39 @@ class ResourceInstance:
 
     def get(self, name: str, default: Any = None) -> Any:
         """Return an argument's value, or default when it is not set."""
-        if name not in self.block.attributes and not self.block.child_blocks(name):
+        if name not in self.block.attributes and not self._has_nested(name):
             return default
         return self.attribute(name, 0)
 
     def nested(self, block_type: str) -> list[dict[str, Any]]:
-        """Return nested blocks of one type as evaluated maps."""
-        return [self.module.evaluate_map(child, self.extra) for child in self.block.child_blocks(block_type)]
+        """Return nested blocks of one type as evaluated maps, `dynamic` ones expanded."""
+        found = [self.module.evaluate_map(child, self.extra) for child in self.block.child_blocks(block_type)]
+        for dynamic in self.block.child_blocks("dynamic"):
+            if dynamic.labels[:1] == (block_type,):
+                found += self._expand_dynamic(dynamic)
+        return found
+
+    def _has_nested(self, name: str) -> bool:
+        return bool(self.block.child_blocks(name)) or any(
+            dynamic.labels[:1] == (name,) for dynamic in self.block.child_blocks("dynamic"))
+
+    def _expand_dynamic(self, dynamic: Block) -> list[dict[str, Any]]:
+        """Expand `dynamic "NAME" { for_each = ..., content { ... } }` into maps."""
+        collection = self.module.evaluate(dynamic.attributes["for_each"], dynamic, self.extra) \
+            if "for_each" in dynamic.attributes else []
+        iterator = self.module.evaluate(dynamic.attributes["iterator"], dynamic, self.extra) \
+            if "iterator" in dynamic.attributes else dynamic.labels[0]
+        content = dynamic.child_blocks("content")
+        if isinstance(collection, Unknown) or not content or not isinstance(iterator, str):
+            return []
+        pairs = collection.items() if isinstance(collection, dict) else enumerate(collection)
+        return [self.module.evaluate_map(content[0], {**self.extra, iterator: {"key": key, "value": value}})
+                for key, value in pairs]
 
     def _compute(self, name: str) -> Any:
         if name in self.block.attributes:
             return self.module.evaluate(self.block.attributes[name], self.block, self.extra)
-        if self.block.child_blocks(name):
+        if self._has_nested(name):
             return self.nested(name)
         return Unknown(frozenset({f"{self.address}.{name}"}))
 

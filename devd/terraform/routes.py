@@ -78,9 +78,9 @@ class RouteCollector:
                 continue
             kind = integration.get("type")
             function = self._function_of(integration.get("uri")) if kind in ("AWS_PROXY", None) else None
-            if function is None:
-                self._problem(f"{integration.address} ({kind}) does not invoke a known Lambda function; "
-                              "devd lists its route as not emulated", integration)
+            if function is None and kind in ("AWS_PROXY", None):
+                self._problem(f"{integration.address} is a Lambda proxy integration whose function devd cannot "
+                              "find; devd lists its route as not emulated", integration)
             routes.append(Route(ApiKind.REST, api.address, method.upper(), path, "1.0", function,
                                 stages.get(api.address)))
         return routes
@@ -154,11 +154,12 @@ class RouteCollector:
                 continue
             for path, method, integration in _operations(document):
                 function = None
-                if str(integration.get("type", "")).lower() == "aws_proxy":
+                proxy = str(integration.get("type", "")).lower() == "aws_proxy"
+                if proxy:
                     function = self._function_of(integration.get("uri"))
-                if function is None:
-                    self._problem(f"{method} {path} of {api.address} does not invoke a known Lambda function; "
-                                  "devd lists it as not emulated", api)
+                if proxy and function is None:
+                    self._problem(f"{method} {path} of {api.address} is a Lambda proxy integration whose function "
+                                  "devd cannot find; devd lists it as not emulated", api)
                 routes.append(Route(ApiKind.REST, api.address, method, path, "1.0", function, stages.get(api.address)))
         return routes
 
