@@ -14,6 +14,7 @@ import struct
 import subprocess
 import sys
 import termios
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -243,27 +244,38 @@ def _take_terminal_ignoring_hangup() -> None:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
 
-@pytest.mark.parametrize("setup", [_take_terminal, _take_terminal_ignoring_hangup], ids=["sighup", "no-sighup"])
-def test_closed_terminal_stops_tui(example: Path, setup) -> None:
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _start_tui(example: Path, setup) -> tuple[subprocess.Popen, int]:
+    """Start `devd up` with the full-screen view on a pseudo-terminal, the Procfile's moto
+    server on a free port; return the process and the terminal's primary side."""
+    procfile = example / "Procfile"
+    procfile.write_text(procfile.read_text().replace("-p 4566", f"-p {_free_port()}"))
     primary, secondary = os.openpty()
     fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 140, 0, 0))
     process = subprocess.Popen(
-        [sys.executable, "-m", "devd", "-C", str(example), "up", "--port", "0", "--no-procfile"],
+        [sys.executable, "-m", "devd", "-C", str(example), "up", "--port", "0"],
         stdin=secondary, stdout=secondary, stderr=secondary, start_new_session=True,
         preexec_fn=setup, env=dict(os.environ, TERM="xterm-256color"))
     os.close(secondary)
     screen = b""
     deadline = time.monotonic() + 30
-    while b"ready #1" not in screen and time.monotonic() < deadline:
+    while not (b"ready #1" in screen and b"moto: running" in screen) and time.monotonic() < deadline:
         ready, _, _ = select.select([primary], [], [], 0.2)
         if ready:
             screen += os.read(primary, 65536)
     assert b"ready #1" in screen
-    assert processes_under(example)
+    assert b"moto: running" in screen
+    return process, primary
 
-    os.close(primary)
+
+def _assert_all_gone(example: Path, process: subprocess.Popen) -> int:
     try:
-        assert process.wait(15) != 0
+        status = process.wait(15)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
@@ -271,12 +283,41 @@ def test_closed_terminal_stops_tui(example: Path, setup) -> None:
     while processes_under(example) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert processes_under(example) == []
+    return status
+
+
+@pytest.mark.parametrize("setup", [_take_terminal, _take_terminal_ignoring_hangup], ids=["sighup", "no-sighup"])
+def test_closed_terminal_stops_tui(example: Path, setup) -> None:
+    process, primary = _start_tui(example, setup)
+    assert processes_under(example)
+
+    os.close(primary)
+    assert _assert_all_gone(example, process) != 0
+
+
+def _drain(primary: int) -> None:
+    """Read the terminal's output until it closes, as a terminal emulator does."""
+    try:
+        while os.read(primary, 65536):
+            pass
+    except OSError:
+        pass
+
+
+@pytest.mark.parametrize("key", [b"q", b"\x03"], ids=["q", "ctrl-c"])
+def test_tui_key_quits_cleanly(example: Path, key: bytes) -> None:
+    process, primary = _start_tui(example, _take_terminal)
+    reader = threading.Thread(target=_drain, args=(primary,), daemon=True)
+    reader.start()
+    try:
+        os.write(primary, key)
+        assert _assert_all_gone(example, process) == 0
+    finally:
+        os.close(primary)
 
 
 def test_procfile_moto_runs_and_stops(example: Path) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = _free_port()
     procfile = example / "Procfile"
     procfile.write_text(procfile.read_text().replace("-p 4566", f"-p {port}"))
     running = start_devd(example, procfile=True)
