@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
                                          "when a Terraform file could not be parsed.")
     _terraform_options(ls)
     ls.add_argument("--json", action="store_true", help="print JSON for scripts")
+    ls.add_argument("--exact", action="store_true",
+                    help="take the inventory from `terraform plan` and `terraform show -json` instead of devd's "
+                         "evaluator (needs an initialised Terraform directory and credentials for plan)")
 
     sam = commands.add_parser("sam", help="write files for AWS SAM that point at devd's builds")
     sam_files = sam.add_subparsers(dest="sam_command", required=True)
@@ -76,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             watch=not getattr(args, "no_watch", False), procfile=not getattr(args, "no_procfile", False),
             backend=getattr(args, "backend", None))
         if args.command == "ls":
-            return _ls(settings, args.json)
+            return _ls(settings, args.json, args.exact)
         if args.command == "sam":
             from devd.sam.commands import sam_metadata_command, sam_template_command
 
@@ -91,12 +94,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _ls(settings: Settings, as_json: bool) -> int:
+def _ls(settings: Settings, as_json: bool, exact: bool = False) -> int:
     from devd.terraform.discover import discover
     from devd.terraform.loader import TerraformOptions
+    from devd.terraform.terraform_cli import exact_discover
 
     options = TerraformOptions(settings.infra_dir, settings.var_files, settings.variables, settings.environ)
-    inventory = discover(options, settings.project_root)
+    if exact:
+        inventory = asyncio.run(exact_discover(options, settings.project_root))
+    else:
+        inventory = discover(options, settings.project_root)
     if as_json:
         document = {
             "functions": [_function_json(f) for f in inventory.functions],

@@ -85,7 +85,8 @@ class Evaluator:
             return pieces[0] if not isinstance(pieces[0], (int, float, bool)) else to_string(pieces[0])
         unknown = merge_unknown(pieces)
         if unknown is not None:
-            return unknown
+            pattern = "".join(piece if isinstance(piece, str) else "*" for piece in pieces)
+            return Unknown(unknown.refs, pattern=pattern)
         return "".join(to_string(piece, expr.line) for piece in pieces)
 
     def _TemplateIf(self, expr: TemplateIf) -> Any:
@@ -156,7 +157,7 @@ class Evaluator:
             args = args[:-1] + list(args[-1])
         unknown = merge_unknown(args)
         if unknown is not None:
-            return unknown
+            return _unknown_join(unknown, args) if expr.name == "join" else unknown
         try:
             return function(*args)
         except EvalError as error:
@@ -247,6 +248,15 @@ class Evaluator:
             else:
                 object_result[item_key] = item
         return tuple_result if expr.key is None else object_result
+
+
+def _unknown_join(unknown: Unknown, args: list[Any]) -> Unknown:
+    """Keep the known text of a `join` with unknown parts, as string templates do."""
+    if len(args) != 2 or not isinstance(args[0], str) or not isinstance(args[1], list):
+        return unknown
+    parts = [item if isinstance(item, str) else (item.pattern or "*") if isinstance(item, Unknown) else "*"
+             for item in args[1]]
+    return Unknown(unknown.refs, pattern=args[0].join(parts))
 
 
 _BINARY: dict[str, Callable[[Any, Any], Any]] = {

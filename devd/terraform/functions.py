@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import os
 import re
 from pathlib import Path
@@ -54,18 +55,29 @@ def _format(spec: str, *args: Any) -> str:
         if verb == "%%":
             return "%"
         value = next(values)
-        kind = verb[-1]
+        flags, kind = verb[1:-1], verb[-1]
         if kind == "q":
             return json.dumps(to_string(value))
         if kind == "v" and not isinstance(value, (str, int, float, bool)):
             return json.dumps(value, separators=(",", ":"))
-        if kind == "d":
-            return (verb[:-1] + "d") % int(value)
-        if kind in "ft":
-            return (verb[:-1] + "f") % float(value)
-        return (verb[:-1] + "s") % to_string(value)
+        if kind == "t":
+            return ("%" + flags + "s") % to_string(bool(value))
+        if kind in "dxXob":
+            return _format_integer(flags, kind, int(value))
+        if kind in "feEgG":
+            return ("%" + flags + kind) % float(value)
+        return ("%" + flags + "s") % to_string(value)
 
-    return re.sub(r"%%|%[-+ #0]*\d*(?:\.\d+)?[sdvqft]", substitute, spec)
+    return re.sub(r"%%|%[-+ #0]*\d*(?:\.\d+)?[sdvqftxXobeEgG]", substitute, spec)
+
+
+def _format_integer(flags: str, kind: str, number: int) -> str:
+    """Format an integer verb as Go's fmt does: %d, %x, %X, %o and %b (binary)."""
+    if kind != "b":
+        return ("%" + flags + kind) % number
+    width = int(re.sub(r"\D", "", flags) or 0)
+    digits = format(number, "b")
+    return digits.rjust(width, "0" if "0" in flags.lstrip("-+ #")[:1] else " ")
 
 
 def _replace(text: str, search: str, replacement: str) -> str:
@@ -224,6 +236,10 @@ _PURE: dict[str, Callable[..., Any]] = {
     "max": lambda *numbers: max(numbers),
     "min": lambda *numbers: min(numbers),
     "abs": abs,
+    "pow": lambda base, exponent: base ** exponent,
+    "log": lambda number, base: math.log(number, base),
+    "signum": lambda number: (number > 0) - (number < 0),
+    "parseint": lambda text, base: int(text, int(base)),
     "ceil": lambda number: -int(-number // 1),
     "floor": lambda number: int(number // 1),
     "one": lambda items: items[0] if items else None,

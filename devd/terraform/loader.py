@@ -15,7 +15,6 @@ from devd.terraform.community import VirtualApiModule, VirtualModule, virtual_mo
 from devd.terraform.evaluate import Evaluator
 from devd.terraform.expr import Block, Call, Expr, Name
 from devd.terraform.files import FileCache, is_override, module_files
-from devd.terraform.overrides import merge_overrides
 from devd.terraform.functions import builtin_functions
 from devd.terraform.modules import (
     ModuleInstance,
@@ -23,7 +22,9 @@ from devd.terraform.modules import (
     ResourceInstance,
     instance_address,
 )
+from devd.terraform.overrides import merge_overrides
 from devd.terraform.syntax import parse_attributes, parse_expression
+from devd.terraform.types import apply_defaults
 from devd.terraform.values import EvalError, Unknown
 
 log = logging.getLogger("devd.terraform")
@@ -189,10 +190,13 @@ class Loader:
             "(give it a value from variables or locals)", block.file, block.line))
 
     def convert_variable(self, block: Block, value: Any, module: ModuleInstance) -> Any:
-        """Convert a string given on the command line or in TF_VAR_ to the declared type."""
+        """Convert a value to the declared type: strings from the command line or TF_VAR_ to
+        numbers and bools, and `optional()` defaults filled into objects."""
         type_expr = block.attributes.get("type")
-        if not isinstance(value, str) or type_expr is None:
+        if type_expr is None:
             return value
+        if not isinstance(value, str):
+            return apply_defaults(type_expr, value, lambda expr: module.evaluate(expr, block))
         declared = _type_keyword(type_expr)
         try:
             if declared == "number":

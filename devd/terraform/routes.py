@@ -58,6 +58,7 @@ class RouteCollector:
                 alias = self.aliases.get(address)
                 if alias is not None:
                     return self._function_of(alias.get("function_name"))
+            uri = uri.pattern
         if isinstance(uri, str):
             for name, function in self.by_name.items():
                 if f":function:{name}/" in uri or f":function:{name}:" in uri or uri == name:
@@ -147,12 +148,12 @@ class RouteCollector:
             expr = api.block.attributes.get("body")
             if expr is None:
                 continue
-            document = _parse_document(api.module.evaluate(expr, api.block, api.extra, documents=True))
+            document = parse_document(api.module.evaluate(expr, api.block, api.extra, documents=True))
             if not isinstance(document, dict):
                 self._problem(f"the OpenAPI body of {api.address} is not known before apply or not JSON/YAML; "
                               "devd cannot list its routes", api)
                 continue
-            for path, method, integration in _operations(document):
+            for path, method, integration in openapi_operations(document):
                 function = None
                 proxy = str(integration.get("type", "")).lower() == "aws_proxy"
                 if proxy:
@@ -191,7 +192,8 @@ class RouteCollector:
 _OPENAPI_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "x-amazon-apigateway-any-method"}
 
 
-def _parse_document(value: Any) -> Any:
+def parse_document(value: Any) -> Any:
+    """Return a JSON or YAML document parsed from a string, a structure as it is, or None."""
     if isinstance(value, str):
         try:
             return json.loads(value)
@@ -203,7 +205,7 @@ def _parse_document(value: Any) -> Any:
     return value
 
 
-def _operations(document: dict) -> list[tuple[str, str, dict]]:
+def openapi_operations(document: dict) -> list[tuple[str, str, dict]]:
     """Return (path, method, integration) for each operation of an OpenAPI document."""
     found = []
     paths = document.get("paths")

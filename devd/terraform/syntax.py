@@ -7,7 +7,12 @@ from typing import Any, Iterator
 
 import hcl2
 from lark import Token, Tree
-from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
+from lark.exceptions import (
+    LarkError,
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedToken,
+)
 
 from devd.errors import TerraformError
 from devd.terraform.expr import (
@@ -149,8 +154,23 @@ def _template_parts(tree: Tree) -> list[Any]:
                 flat.append(_expr(_trees(piece)[0]))
             else:
                 flat.append(piece)
-    parts, _ = _fold_directives(flat, 0)
+    parts, _ = _fold_directives(_apply_strip_markers(flat), 0)
     return _merge_strings(parts)
+
+
+def _apply_strip_markers(flat: list[Any]) -> list[Any]:
+    """Remove the whitespace that `~` markers of directives strip: `%{~` strips the end of the
+    literal before, `~}` the start of the literal after."""
+    result = list(flat)
+    for index, item in enumerate(result):
+        if not (isinstance(item, Tree) and item.data.startswith("template_")):
+            continue
+        tokens = [str(token) for token in _tokens(item)]
+        if len(tokens) > 1 and tokens[1] == "~" and index > 0 and isinstance(result[index - 1], str):
+            result[index - 1] = result[index - 1].rstrip()
+        if len(tokens) > 1 and tokens[-2] == "~" and index + 1 < len(result) and isinstance(result[index + 1], str):
+            result[index + 1] = result[index + 1].lstrip()
+    return result
 
 
 def _unescape_token(token: Token) -> str:
@@ -241,11 +261,15 @@ def _scan_template(text: str, line: int, file: str = "<template>") -> Expr:
             continue
         end = _closing_brace(text, match.end())
         flat.append(text[position:start])
-        inner = text[match.end():end].strip().strip("~").strip()
-        flat.append(_expr(_expression_tree(inner, file, line)) if match.group(0) == "${" else _directive(inner, file, line))
+        raw = text[match.end():end].strip()
+        inner = raw.strip("~").strip()
+        if match.group(0) == "${":
+            flat.append(_expr(_expression_tree(inner, file, line)))
+        else:
+            flat.append(_directive(inner, file, line, raw.startswith("~"), raw.endswith("~")))
         position = end + 1
     flat.append(text[position:])
-    parts, _ = _fold_directives([part for part in flat if part != ""], 0)
+    parts, _ = _fold_directives(_apply_strip_markers(flat), 0)
     merged = _merge_strings(parts)
     if all(isinstance(part, str) for part in merged):
         return Literal("".join(merged), line)
@@ -255,19 +279,22 @@ def _scan_template(text: str, line: int, file: str = "<template>") -> Expr:
 _TEMPLATE_START = re.compile(r"\$\$\{|%%\{|\$\{|%\{")
 
 
-def _directive(text: str, file: str, line: int) -> Tree:
-    """Return a directive as the Lark tree shape that `_fold_directives` reads."""
+def _directive(text: str, file: str, line: int, strip_before: bool = False, strip_after: bool = False) -> Tree:
+    """Return a directive as the Lark tree shape that `_fold_directives` reads, with its strip
+    markers as tokens in the positions the parser puts them."""
     keyword, _, rest = text.partition(" ")
+    start = [Token("DIRECTIVE_START", "%{"), Token("STRIP_MARKER", "~" if strip_before else "")]
+    end = [Token("STRIP_MARKER", "~" if strip_after else ""), Token("RBRACE", "}")]
     if keyword in ("else", "endif", "endfor"):
-        return Tree(f"template_{keyword}", [])
+        return Tree(f"template_{keyword}", [*start, *end])
     if keyword == "if":
-        return Tree("template_if_start", [_expression_tree(rest, file, line)])
+        return Tree("template_if_start", [*start, _expression_tree(rest, file, line), *end])
     if keyword == "for":
         names, separator, collection = rest.partition(" in ")
         if not separator:
             raise TerraformError(f"invalid template directive %{{{text}}}", file, line)
         identifiers = [Tree("identifier", [Token("NAME", name.strip())]) for name in names.split(",")]
-        return Tree("template_for_start", [*identifiers, _expression_tree(collection, file, line)])
+        return Tree("template_for_start", [*start, *identifiers, _expression_tree(collection, file, line), *end])
     raise TerraformError(f"unknown template directive %{{{text}}}", file, line)
 
 

@@ -25,7 +25,7 @@ from devd.terraform.loader import TerraformOptions
 log = logging.getLogger("devd.terraform")
 
 DEFAULT_TIMEOUT = 300.0
-"""Seconds one terraform command may run; a plan that reads many data sources can take minutes."""
+"""Seconds one terraform command may run, because a plan that reads many data sources can take minutes."""
 STOP_GRACE = 5.0
 """Seconds terraform gets after SIGTERM to stop its providers before SIGKILL."""
 ERROR_LINES = 20
@@ -100,7 +100,7 @@ def _environment(environ: Mapping[str, str], cli_config: Path | None) -> dict[st
 
 
 async def _run(command: list[str], cwd: Path, environment: dict[str, str], timeout: float) -> bytes:
-    """Run one terraform command and return its stdout; raise TerraformError unless it exits with 0."""
+    """Run one terraform command and return its stdout, or raise TerraformError unless it exits with 0."""
     subcommand = " ".join(command[1:3] if command[1] == "show" else command[1:2])
     started = time.monotonic()
     process = await asyncio.create_subprocess_exec(

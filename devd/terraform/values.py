@@ -18,6 +18,8 @@ class Unknown:
 
     refs: frozenset[str] = frozenset()
     reason: str = ""
+    pattern: str = ""
+    """For a string template with unknown parts: its known text, with `*` for each unknown part."""
 
     def resource_addresses(self) -> set[str]:
         """Return the addresses of the resources this value refers to."""

@@ -54,3 +54,12 @@ def test_bad_var_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
 def test_missing_infra_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["-C", str(tmp_path), "ls", "--infra", "nope"]) == 2
     assert "pass --infra DIR" in capsys.readouterr().err
+
+
+def test_ls_exact_needs_init(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    infra = tmp_path / "infra"
+    infra.mkdir()
+    (infra / "main.tf").write_text('variable "stage" {\n  default = "dev"\n}\n')
+
+    assert main(["-C", str(tmp_path), "ls", "--exact"]) == 2
+    assert f"{infra} is not initialised: run `terraform init` in {infra}" in capsys.readouterr().err
