@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from devd.config import Settings, resolve_settings
-from devd.errors import DevdError
+from devd.errors import ConfigError, DevdError
 from devd.logs.bridge import LogBridge
 
 log = logging.getLogger("devd.cli")
@@ -46,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--exact", action="store_true",
                     help="take the inventory from `terraform plan` and `terraform show -json` instead of devd's "
                          "evaluator (needs an initialised Terraform directory and credentials for plan)")
+
+    build = commands.add_parser("build", help="build functions once and exit (status 1 when a build fails)")
+    _terraform_options(build)
+    build.add_argument("functions", nargs="*", metavar="FUNCTION",
+                       help="function names or Terraform addresses (default: every function)")
 
     sam = commands.add_parser("sam", help="write files for AWS SAM that point at devd's builds")
     sam_files = sam.add_subparsers(dest="sam_command", required=True)
@@ -80,6 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             backend=getattr(args, "backend", None))
         if args.command == "ls":
             return _ls(settings, args.json, args.exact)
+        if args.command == "build":
+            return _build(settings, args.functions)
         if args.command == "sam":
             from devd.sam.commands import sam_metadata_command, sam_template_command
 
@@ -122,6 +129,28 @@ def _ls(settings: Settings, as_json: bool, exact: bool = False) -> int:
     for problem in inventory.problems:
         print(f"problem: {problem}", file=sys.stderr)
     return 1 if any(problem.syntax for problem in inventory.problems) else 0
+
+
+def _build(settings: Settings, names: list[str]) -> int:
+    from devd.build.oneshot import build_all, format_build_line
+    from devd.terraform.discover import discover
+    from devd.terraform.loader import TerraformOptions
+
+    options = TerraformOptions(settings.infra_dir, settings.var_files, settings.variables, settings.environ)
+    inventory = discover(options, settings.project_root)
+    runnable = [f for f in inventory.functions if f.runnable]
+    selected = [f for f in runnable if not names or f.name in names or f.address in names]
+    unknown = sorted(set(names) - {f.name for f in selected} - {f.address for f in selected})
+    if unknown:
+        known = ", ".join(f.name for f in runnable)
+        raise ConfigError(f"no function named {', '.join(unknown)}; functions: {known}")
+    results = asyncio.run(build_all(settings, selected, build_settings=settings.build))
+    width = max((len(f.name) for f in selected), default=0)
+    for function, result in zip(selected, results):
+        print(format_build_line(result, function, width))
+        if not result.ok and result.error:
+            print("\n".join("    " + line for line in result.error.splitlines()[1:]))
+    return 0 if all(result.ok for result in results) else 1
 
 
 def _print_table(header: list[str], rows: list[list[str]]) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from devd.build.settings import BuildSettings, parse_build_settings
 from devd.errors import ConfigError
 
 DEFAULT_PORT = 3000
@@ -28,6 +29,8 @@ class Settings:
     node: str = "node"
     watch: bool = True
     procfile: bool = True
+    build: BuildSettings = BuildSettings()
+    """The `[build]` table: Node externals, user build commands, concurrency."""
     backend: str = "native"
     """"native" (devd's workers), "sam" (`sam local start-api`), or "auto" (sam when a container
     engine responds)."""
@@ -40,7 +43,7 @@ class Settings:
 
 
 _FILE_KEYS = {"infra": str, "var_files": list, "host": str, "port": int, "region": str, "node": str,
-              "procfile": bool, "backend": str}
+              "procfile": bool, "backend": str, "build": dict}
 
 
 def load_file_settings(project_root: Path) -> dict[str, Any]:
@@ -88,7 +91,12 @@ def resolve_settings(project_root: Path, *, infra: str | None = None, var_files:
         project_root=root, infra_dir=infra_dir, var_files=files, variables=_parse_variables(variables or []),
         host=host or file.get("host", "127.0.0.1"), port=port_value, region=file.get("region", "us-east-1"),
         node=file.get("node", "node"), watch=watch, procfile=procfile and file.get("procfile", True),
-        backend=_backend(backend or file.get("backend", "native")), environ=dict(os.environ))
+        backend=_backend(backend or file.get("backend", "native")), environ=dict(os.environ),
+        build=parse_build_settings(file.get("build", {}), root, _settings_file_name(root)))
+
+
+def _settings_file_name(root: Path) -> str:
+    return "devd.toml" if (root / "devd.toml").is_file() else "pyproject.toml"
 
 
 def _backend(value: str) -> str:

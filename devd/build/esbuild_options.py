@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from devd.build.locate import Entry
 from devd.errors import BuildError
@@ -56,10 +56,19 @@ def output_file(entry: Entry) -> str:
 
 
 def esbuild_options(
-    entry: Entry, runtime: str, project_root: Path, outdir: Path
+    entry: Entry,
+    runtime: str,
+    project_root: Path,
+    outdir: Path,
+    externals: Sequence[str] = (),
 ) -> dict[str, object]:
-    """Return the esbuild build options that bundle one handler into `outdir`."""
+    """Return the esbuild build options that bundle one handler into `outdir`.
+
+    `externals` names packages that stay out of the bundle besides `@aws-sdk/*`.
+    """
     fmt = output_format(entry)
+    external = list(EXTERNAL_PACKAGES)
+    external += [name for name in externals if name not in external]
     options: dict[str, object] = {
         "entryPoints": [{"in": str(entry.source_file), "out": entry.output_name}],
         "outdir": str(outdir),
@@ -71,7 +80,7 @@ def esbuild_options(
         "sourcemap": True,
         "sourcesContent": False,
         "metafile": True,
-        "external": list(EXTERNAL_PACKAGES),
+        "external": external,
         "logLevel": "silent",
     }
     if fmt == "esm":

@@ -1,11 +1,14 @@
 """Where builds go: one directory per function and one directory per build generation in it.
 
     <state_dir>/build/<function dir>/<generation>/      the files a worker loads
+    <state_dir>/build/<function dir>/<generation>.zip   the same files as Lambda deploys them
     <state_dir>/build/<function dir>/.partial-<generation>/  a build being written
     <state_dir>/build/<function dir>/staging/           esbuild's outdir (nothing is written)
 
-A build writes its partial directory and renames it into place once complete, so a generation
-directory is either complete or absent. The staging and partial directories sit at the same
+A build writes its partial directory and its zip, then renames the directory into place once
+both are complete, so a generation directory is either complete or absent, and its zip exists
+when it does. The zip sits beside the directory, not in it, so a worker never sees it among
+its task root's files. The staging and partial directories sit at the same
 depth as the generation directories, so the relative source paths that esbuild writes into
 source maps stay valid in every one of them.
 """
@@ -52,6 +55,11 @@ def partial_dir(function_dir: Path, generation: int) -> Path:
     return function_dir / f".partial-{generation}"
 
 
+def zip_path(function_dir: Path, generation: int) -> Path:
+    """Return the zip file of one build generation."""
+    return function_dir / f"{generation}.zip"
+
+
 def publish(partial: Path, final: Path) -> None:
     """Move a finished build into place, replacing a directory of the same generation."""
     if final.exists():
@@ -71,17 +79,23 @@ def generations(function_dir: Path) -> list[int]:
 def prune_generations(function_dir: Path, current: int, keep: int = KEEP_GENERATIONS) -> list[Path]:
     """Delete old build directories of a function; return the deleted ones.
 
-    Keeps `current` and the highest generations below it, `keep` in all. Generations above
-    `current` are left from an earlier daemon run, whose numbering started over, so they go,
-    and so do partial directories of builds that never finished.
+    Keeps `current` and the highest generations below it, `keep` in all, each with its zip.
+    Generations above `current` are left from an earlier daemon run, whose numbering started
+    over, so they go, and so do partial directories of builds that never finished and zips
+    whose generation directory is gone.
     """
     numbers = generations(function_dir)
     kept = [number for number in numbers if number <= current][-keep:]
     stale = [generation_dir(function_dir, number) for number in numbers if number not in kept]
     stale += sorted(function_dir.glob(".partial-*"))
+    kept_zips = {zip_path(function_dir, number) for number in kept}
+    stale += sorted(path for path in function_dir.glob("*.zip") if path not in kept_zips)
 
     for path in stale:
-        shutil.rmtree(path, ignore_errors=True)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
     return stale
 
 

@@ -1,12 +1,12 @@
 """Python builds: a copy of the handler's source directory and the files the handler imports.
 
-Files are copied, not hard-linked, because many editors write a file in place, and a hard link
-would then change the build that a worker is running.
+Source files are copied, not hard-linked, because many editors write a file in place, and a
+hard link would then change the build that a worker is running. The service adds the packages
+of the directory's requirements.txt (see `requirements.py`).
 """
 
 from __future__ import annotations
 
-import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +15,6 @@ from typing import Callable
 from devd.build.locate import Entry
 from devd.build.pyimports import project_imports
 from devd.errors import BuildError
-
-logger = logging.getLogger("devd.build")
 
 IGNORED_NAMES = frozenset({"__pycache__", ".venv", "node_modules", ".git"})
 IGNORED_SUFFIXES = (".pyc",)
@@ -67,13 +65,6 @@ def build_python(entry: Entry, write_dir: Path, excluded: Path) -> PythonBuildOu
     Raises BuildError when the copy fails.
     """
     root = source_root(entry)
-    if (root / "requirements.txt").is_file():
-        logger.info(
-            "%s has a requirements.txt: devd does not install requirements yet, so "
-            "imports of third-party packages resolve only where the worker's Python has them",
-            root,
-        )
-
     try:
         shutil.copytree(
             root,

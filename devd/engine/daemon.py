@@ -67,7 +67,10 @@ class Daemon:
         self.inventory = Inventory()
         self.states: dict[str, FunctionState] = {}
         self.pools: dict[str, FunctionPool] = {}
-        self.builder = BuildService(settings.project_root, settings.state_dir, node=settings.node)
+        self.builder = BuildService(settings.project_root, settings.state_dir, node=settings.node,
+                                    node_externals=settings.build.node_externals,
+                                    user_commands=settings.build.user_commands,
+                                    concurrency=settings.build.concurrency)
         self.gateway = Gateway(self.invoke, self._on_request, self._on_gateway_log, host=settings.host,
                                port=settings.port)
         self.watcher = Watcher(self._on_files_changed)
@@ -361,8 +364,9 @@ class Daemon:
 
     async def _on_files_changed(self, paths: frozenset[Path]) -> None:
         facts = {address: state.facts for address, state in self.states.items()}
-        plan = plan_changes(paths, self.settings.infra_dir, self.settings.var_files,
-                            self.inventory.functions, facts)
+        outputs = [command.output_dir for command in self.settings.build.user_commands]
+        plan = plan_changes(paths, self.settings.infra_dir, self.settings.var_files, self.inventory.functions,
+                            facts, ignored=outputs)
         if plan.reload_inventory:
             await self._reload_inventory()
         for address in sorted(plan.rebuild):

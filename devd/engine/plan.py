@@ -41,21 +41,27 @@ class InventoryDiff:
 
 
 def plan_changes(paths: Iterable[Path], infra_dir: Path, var_files: Iterable[Path],
-                 functions: Iterable[Function], builds: Mapping[str, BuildFacts]) -> ChangePlan:
+                 functions: Iterable[Function], builds: Mapping[str, BuildFacts],
+                 ignored: Iterable[Path] = ()) -> ChangePlan:
     """Decide which functions to rebuild and whether to re-read Terraform.
 
     A Terraform file under `infra_dir`, or a var file, re-reads the inventory. A file that a
     function's last good build read rebuilds that function. Before a function has built
     successfully its inputs are unknown, so any file under its code directory rebuilds it. A
     file in a Python code directory that no handler imports (data, templates) is packaged too,
-    so it rebuilds every Python function of that directory.
+    so it rebuilds every Python function of that directory. Files under `ignored` (the output
+    directories of user build commands) never trigger anything, or a failing command would
+    rebuild in a loop.
     """
     infra = infra_dir.resolve()
     watched_vars = {path.resolve() for path in var_files}
     reload_inventory = False
     rebuild: set[str] = set()
     functions = list(functions)
+    skipped = [directory.resolve() for directory in ignored]
     for path in (p.resolve() for p in paths):
+        if any(_is_under(path, directory) for directory in skipped):
+            continue
         if path in watched_vars or (path.name.endswith(TERRAFORM_SUFFIXES) and _is_under(path, infra)):
             reload_inventory = True
             continue

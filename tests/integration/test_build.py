@@ -324,7 +324,14 @@ async def test_generations_pruned_to_three(service: BuildService, project: Path)
     assert all(result.ok for result in results)
     function_dir = results[-1].task_root.parent if results[-1].task_root else None
     assert function_dir is not None
-    assert sorted(path.name for path in function_dir.iterdir()) == ["3", "4", "5"]
+    assert sorted(path.name for path in function_dir.iterdir()) == [
+        "3",
+        "3.zip",
+        "4",
+        "4.zip",
+        "5",
+        "5.zip",
+    ]
 
 
 async def test_concurrent_builds(service: BuildService, project: Path) -> None:

@@ -83,6 +83,16 @@ def test_esm_options() -> None:
     assert options["logLevel"] == "silent"
 
 
+def test_externals_added_after_aws_sdk() -> None:
+    entry = make_entry("src/functions/getHello/handler.ts")
+
+    externals = ["sharp", "@aws-sdk/*", "@prisma/client"]
+
+    options = esbuild_options(entry, "nodejs20.x", Path("/project"), Path("/out"), externals)
+
+    assert options["external"] == ["@aws-sdk/*", "sharp", "@prisma/client"]
+
+
 def test_commonjs_options_have_no_banner() -> None:
     entry = make_entry("src/functions/getHello/handler.cts")
 

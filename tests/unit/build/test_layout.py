@@ -11,6 +11,7 @@ from devd.build.layout import (
     partial_dir,
     prune_generations,
     publish,
+    zip_path,
 )
 from devd.inventory import Function
 
@@ -75,6 +76,24 @@ def test_prune_deletes_partial_dirs(tmp_path: Path) -> None:
 
     assert not partial_dir(tmp_path, 2).exists()
     assert (tmp_path / "1" / "index.mjs").is_file()
+
+
+def test_prune_deletes_zips_with_generations(tmp_path: Path) -> None:
+    make_generations(tmp_path, [1, 2, 3, 4])
+    for number in (1, 2, 3, 4, 9):
+        zip_path(tmp_path, number).write_bytes(b"PK")
+    (tmp_path / ".partial-5.zip").write_bytes(b"PK")
+
+    deleted = prune_generations(tmp_path, current=4)
+
+    remaining = sorted(path.name for path in tmp_path.iterdir())
+    assert remaining == ["2", "2.zip", "3", "3.zip", "4", "4.zip"]
+    assert tmp_path / "9.zip" in deleted
+    assert tmp_path / ".partial-5.zip" in deleted
+
+
+def test_zip_path_beside_generation(tmp_path: Path) -> None:
+    assert zip_path(tmp_path, 12) == tmp_path / "12.zip"
 
 
 def test_prune_ignores_other_dirs(tmp_path: Path) -> None:

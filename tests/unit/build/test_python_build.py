@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
-
-import pytest
 
 from devd.build.locate import Entry
 from devd.build.python import build_python, source_root
@@ -85,12 +82,13 @@ def test_inputs_are_imported_files(tmp_path: Path) -> None:
     assert output.source_root == code
 
 
-def test_requirements_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_requirements_file_copied(tmp_path: Path) -> None:
     code = tmp_path / "code"
     handler = write(code, "app.py")
     write(code, "requirements.txt", "requests==2.32.3\n")
+    target = tmp_path / "out"
 
-    with caplog.at_level(logging.INFO, logger="devd.build"):
-        build_python(make_entry(handler, "app"), tmp_path / "out", tmp_path / "state")
+    output = build_python(make_entry(handler, "app"), target, tmp_path / "state")
 
-    assert f"{code} has a requirements.txt: devd does not install requirements yet" in caplog.text
+    assert (target / "requirements.txt").read_text() == "requests==2.32.3\n"
+    assert output.inputs == {handler}

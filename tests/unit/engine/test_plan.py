@@ -110,3 +110,11 @@ def test_watch_roots_cover_shared_inputs() -> None:
     assert (ROOT / "functions/hello", True) in roots
     assert (ROOT / "functions/lib", False) in roots
     assert (ITEMS, True) in roots
+
+
+def test_user_command_output_is_ignored() -> None:
+    builds = dict(BUILDS, hello=BuildFacts(frozenset(), False))
+    result = plan_changes([ROOT / "functions/hello/dist/handler.js"], INFRA, [VARS], FUNCTIONS, builds,
+                          ignored=[ROOT / "functions/hello/dist"])
+
+    assert result.rebuild == frozenset()
