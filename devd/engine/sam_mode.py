@@ -20,7 +20,7 @@ from devd.logs.records import Level, LogRecord
 from devd.sam.artifacts import artifacts_from_results
 from devd.sam.metadata import METADATA_FILE_NAME, metadata_document, write_metadata
 from devd.sam.template import TEMPLATE_FILE_NAME, sam_template, write_template
-from devd.supervise.sam_local import SamLocal, container_engine_available
+from devd.supervise.sam_local import MountedRoute, SamLocal, container_engine_available
 from devd.supervise.status import ProcessStatus
 
 log = logging.getLogger("devd.engine")
@@ -47,12 +47,15 @@ class SamMode:
         if not available:
             self.publish(LogRecord("devd", f"{reason}; the sam backend is off", Level.WARNING))
             return False
-        # NOTE: this path needs a container engine, which the test machines do not have; the
-        # supervision it relies on is tested with a stand-in for `sam`.
         self.process = SamLocal(self.template, on_log=self.publish, on_status=self.on_status,
-                                project_root=self.settings.project_root, host=self.settings.host,
-                                port=self.settings.port)
+                                on_routes=self._on_routes, project_root=self.settings.project_root,
+                                host=self.settings.host, port=self.settings.port)
+        self.publish(LogRecord("devd", f"{reason}: sam local start-api serves the functions"))
         return True
+
+    def _on_routes(self, routes: tuple[MountedRoute, ...]) -> None:
+        listed = ", ".join(f"{route.method} {route.path} ({route.function})" for route in routes)
+        self.publish(LogRecord("devd", f"sam local serves {listed}"))
 
     async def update(self, inventory: Inventory, results: Mapping[str, BuildResult]) -> None:
         """Rewrite the SAM files from the latest builds; start or restart `sam local` on change."""

@@ -89,13 +89,17 @@ def copy_example(destination: Path) -> Path:
     return destination
 
 
-def start_devd(project: Path, *args: str, procfile: bool = False) -> RunningDevd:
+def start_devd(project: Path, *args: str, procfile: bool = False, path_first: Path | None = None) -> RunningDevd:
     """Start `devd up --no-tui` on a free port; the Procfile runs only when procfile is true,
-    because the example's moto server has a fixed port."""
+    because the example's moto server has a fixed port. `path_first` goes first on PATH, for
+    stand-ins of external tools."""
     options = [] if procfile else ["--no-procfile"]
     command = [sys.executable, "-m", "devd", "-C", str(project), "up", "--no-tui", "--port", "0", *options, *args]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    if path_first is not None:
+        env["PATH"] = f"{path_first}{os.pathsep}{env.get('PATH', '')}"
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               start_new_session=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+                               start_new_session=True, env=env)
     running = RunningDevd(project, process)
     threading.Thread(target=_collect, args=(process, running.lines), daemon=True).start()
     line = running.wait_for_line(r"serving http://", timeout=30)

@@ -358,3 +358,23 @@ def test_sam_backend_without_engine_serves_natively(example: Path) -> None:
         assert running.get("/items/1")[0] == 200
     finally:
         stop_devd(running)
+
+
+def test_sam_backend_runs_sam_local(example: Path, tmp_path: Path) -> None:
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    shutil.copy(FIXTURES / "supervise" / "sam", tools / "sam")
+    (tools / "docker").write_text("#!/bin/sh\n# A stand-in client whose engine responds.\nexit 0\n")
+    (tools / "docker").chmod(0o755)
+    running = start_devd(example, "--backend", "sam", path_first=tools)
+    try:
+        running.wait_for_line(r"the docker engine responds.*sam local start-api serves the functions")
+        template = example / ".devd" / "template.yaml"
+        line = running.wait_for_line(r'argv \["local", "start-api"')
+        assert str(template) in line
+        running.wait_for_line(r"sam local serves .*GET /hello")
+        assert "AWS::Serverless::Function" in template.read_text()
+    finally:
+        stop_devd(running)
+    time.sleep(0.3)
+    assert processes_under(example) == []
