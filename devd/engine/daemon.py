@@ -34,6 +34,7 @@ from devd.logs.records import Level, LogRecord, RequestRecord
 from devd.runtime.gateway import Gateway
 from devd.runtime.invoke import InvokeResult
 from devd.runtime.pool import FunctionPool
+from devd.runtime.spares import SpareWorkers
 from devd.supervise.procfile_runner import ProcfileRunner
 from devd.supervise.status import ProcessStatus
 from devd.terraform.discover import discover
@@ -67,6 +68,7 @@ class Daemon:
         self.inventory = Inventory()
         self.states: dict[str, FunctionState] = {}
         self.pools: dict[str, FunctionPool] = {}
+        self.spares = SpareWorkers(self.publish)
         self.builder = BuildService(settings.project_root, settings.state_dir, node=settings.node,
                                     node_externals=settings.build.node_externals,
                                     user_commands=settings.build.user_commands,
@@ -169,6 +171,7 @@ class Daemon:
         procfile = self.procfile.stop() if self.procfile else asyncio.sleep(0)
         await asyncio.gather(procfile, self.sam.stop(), *(pool.close() for pool in pools), *self._closing,
                              return_exceptions=True)
+        await self.spares.close()
         await self.builder.close()
         self._stopped.set()
         for queue in self._subscribers:
@@ -306,7 +309,7 @@ class Daemon:
         if result.ok and result.task_root is not None:
             try:
                 pool = FunctionPool(function, result.task_root, result.handler, self._worker_log(function, result),
-                                    region=self.settings.region, node=self.settings.node)
+                                    region=self.settings.region, node=self.settings.node, spares=self.spares)
             except RuntimeStartError as start_error:
                 error = str(start_error)
 

@@ -5,6 +5,9 @@ for itself, a few basics from the host (PATH, HOME, temporary directories) and t
 variables that the user names explicitly. Nothing else from the host leaks in, so that
 AWS_PROFILE or credentials in the developer's shell do not change what a handler does
 unless the user passes them through on purpose.
+
+A spare worker starts before its function is known, with only the variables that its runtime
+reads while the process starts, and receives the rest with its assignment.
 """
 
 from __future__ import annotations
@@ -41,6 +44,18 @@ RESERVED_NAMES = frozenset(
     }
 )
 """Names that Lambda sets itself and that a function's configuration cannot override."""
+
+DEFERRED_INIT_VARIABLE = "DEVD_DEFERRED_INIT"
+"""Set to "1" in a spare's environment: its bootstrap waits for an assignment before init."""
+
+_STARTUP_NAMES = {
+    "node": frozenset({"PATH", "TZ", "LANG", "GLIBC_TUNABLES"}),
+    "python": frozenset({"PATH", "TZ", "LANG", "GLIBC_TUNABLES", "HOME"}),
+}
+_STARTUP_PREFIXES = {
+    "node": ("NODE_", "UV_", "OPENSSL_", "LC_", "LD_", "MALLOC_"),
+    "python": ("PYTHON", "LC_", "LD_", "MALLOC_"),
+}
 
 MASK = "****"
 
@@ -113,6 +128,28 @@ def reserved_variables(
         "TZ": "UTC",
         "LANG": "en_US.UTF-8",
     }
+
+
+def startup_variables(language: str, env: Mapping[str, str]) -> dict[str, str]:
+    """Return the variables of `env` that a node or python runtime reads while its process starts.
+
+    PATH finds the interpreter. The dynamic loader, C library, locale and time zone variables,
+    `NODE_*` (NODE_OPTIONS, NODE_PATH ...) and `PYTHON*` (PYTHONPATH ...) take effect before
+    any of the bootstrap runs, and Python reads HOME for the user site directory. A spare
+    started with these values behaves as a worker started with all of `env`, once it has
+    replaced its environment. Raises KeyError for another language.
+    NOTE: the list holds the documented variables of node 20 and CPython 3.11, not every
+    variable that a native library might read at load time.
+    """
+    names = _STARTUP_NAMES[language]
+    prefixes = _STARTUP_PREFIXES[language]
+    return {name: value for name, value in env.items() if name in names or name.startswith(prefixes)}
+
+
+def spare_environment(startup: Mapping[str, str], runtime_api: str) -> dict[str, str]:
+    """Build the environment of a spare: the startup variables, the deferred-init flag and the
+    address of its Runtime API server. It contains no value of any function."""
+    return {**startup, DEFERRED_INIT_VARIABLE: "1", "AWS_LAMBDA_RUNTIME_API": runtime_api}
 
 
 def overridden_reserved_names(function: Function) -> tuple[str, ...]:

@@ -6,13 +6,16 @@ warm Lambda execution environment. It starts a new worker when all are busy, up 
 crashed or failed to load its handler is dropped and replaced on demand.
 
 The pool never reloads code: `task_root` is one build's output, and a new build gets a new
-pool while the old one closes.
+pool while the old one closes. With `SpareWorkers`, a new worker takes over a ready spare
+process when there is one, so it only has to load the handler, and `prewarm` starts the first
+worker before any request arrives.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 import uuid
 from collections import deque
@@ -23,8 +26,9 @@ from typing import Mapping, Sequence
 from devd.errors import ConfigError, RuntimeStartError
 from devd.inventory import Function
 from devd.logs.records import Level, LogRecord
-from devd.runtime.environment import overridden_reserved_names
+from devd.runtime.environment import overridden_reserved_names, worker_environment
 from devd.runtime.invoke import InvokeResult
+from devd.runtime.spares import SpareKind, SpareWorkers
 from devd.runtime.worker import (
     INIT_TIMEOUT_S,
     STOP_GRACE_S,
@@ -38,11 +42,13 @@ logger = logging.getLogger("devd.runtime.pool")
 
 @dataclass(frozen=True)
 class PoolStats:
-    """Counts for the views: live workers, workers running an invocation, invocations started."""
+    """Counts for the views: live workers, workers running an invocation, invocations started,
+    and workers that started from a spare process."""
 
     workers: int
     busy: int
     invocations: int
+    spare_starts: int = 0
 
 
 class _Slot:
@@ -69,13 +75,15 @@ class FunctionPool:
         python: str = sys.executable,
         passthrough: Sequence[str] = (),
         host_env: Mapping[str, str] | None = None,
+        spares: SpareWorkers | None = None,
     ) -> None:
-        """Prepare the pool. Workers start on the first requests, not here.
+        """Prepare the pool. Workers start on the first requests or `prewarm`, not here.
 
         `node` and `python` are the executables that run the bootstraps. `passthrough` names
         host environment variables that workers inherit. `host_env` defaults to `os.environ`.
-        Raises ConfigError for `max_workers` below 1, and RuntimeStartError for a runtime
-        that devd cannot run.
+        With `spares`, new workers take over ready spares of the pool's `spare_kind`, which
+        the spares start keeping from here on. Raises ConfigError for `max_workers` below 1,
+        and RuntimeStartError for a runtime that devd cannot run.
         """
         if max_workers < 1:
             raise ConfigError(f"max_workers must be at least 1, not {max_workers}")
@@ -91,6 +99,7 @@ class FunctionPool:
         self._max_workers = max_workers
         self._passthrough = tuple(passthrough)
         self._host_env = host_env
+        self._spares = spares
 
         self._workers: set[Worker] = set()
         self._idle: list[Worker] = []
@@ -98,19 +107,56 @@ class FunctionPool:
         self._starting = 0
         self._active = 0
         self._invocations = 0
+        self._spare_starts = 0
         self._closing = False
         self._stopping_workers: set[asyncio.Task[None]] = set()
         self._drained = asyncio.Event()
         self._drained.set()
 
         self._warn_reserved_names()
+        if spares is not None:
+            spares.prepare(self.spare_kind)
 
     @property
     def stats(self) -> PoolStats:
         """The current counts. A worker whose process exited while idle no longer counts."""
         workers = sum(1 for worker in self._workers if worker.alive or worker.busy)
         busy = sum(1 for worker in self._workers if worker.busy)
-        return PoolStats(workers=workers, busy=busy, invocations=self._invocations)
+        return PoolStats(workers, busy, self._invocations, self._spare_starts)
+
+    @property
+    def spare_kind(self) -> SpareKind:
+        """The kind of spare that this pool's workers can take over."""
+        env = worker_environment(
+            self.function,
+            task_root=self._task_root,
+            handler=self._handler,
+            region=self._region,
+            runtime_api="",
+            log_stream_name="",
+            host_env=os.environ if self._host_env is None else self._host_env,
+            passthrough=self._passthrough,
+        )
+        return SpareKind.for_environment(self.function.language, self._interpreter, env)
+
+    async def prewarm(self) -> None:
+        """Start the first worker now and return once it has loaded the handler.
+
+        Once its process runs, the worker is idle, so a request that arrives while it loads
+        the handler waits for it instead of starting another. Returns at once when the pool
+        already has a worker. A failed handler import or a crash is logged, and the next
+        request starts a new worker, as Lambda retries an init that failed. Raises
+        RuntimeStartError when the pool is closed or the process cannot be started.
+        """
+        if self._closing:
+            raise RuntimeStartError(f"the worker pool of {self.function.name} is closed")
+        if self._workers or self._starting:
+            return
+
+        self._starting += 1
+        worker = await self._start_reserved()
+        self._release(worker)
+        await worker.wait_initialized()
 
     async def invoke(self, event: bytes, *, request_id: str | None = None) -> InvokeResult:
         """Run one invocation with a JSON event on a warm or new worker.
@@ -189,6 +235,7 @@ class FunctionPool:
 
     async def _start_reserved(self) -> Worker:
         """Start a worker in a slot that the caller already counted in `_starting`."""
+        spare = self._spares.take(self.spare_kind) if self._spares is not None else None
         try:
             worker = await Worker.start(
                 self.function,
@@ -200,6 +247,7 @@ class FunctionPool:
                 account_id=self._account_id,
                 passthrough=self._passthrough,
                 host_env=self._host_env,
+                spare=spare,
             )
         except BaseException:
             self._starting -= 1
@@ -208,6 +256,8 @@ class FunctionPool:
 
         self._starting -= 1
         self._workers.add(worker)
+        if worker.from_spare:
+            self._spare_starts += 1
         logger.debug("%s: started worker %d (%d running)", self.function.name, worker.pid, len(self._workers))
         return worker
 

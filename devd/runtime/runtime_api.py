@@ -5,6 +5,10 @@ running in that worker's process. The worker submits an invocation, the bootstra
 process fetches it with `GET /invocation/next` and posts the handler's response or error, and
 the server resolves the invocation's reply. `POST /init/error` fails every invocation that
 waits, because a runtime that cannot load its handler never fetches them.
+
+A spare runtime, started before devd has a function for it, first long-polls the devd-specific
+`GET /devd/assignment`. The server returns the function's environment and task root once
+`assign` is called.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Awaitable, Callable, Mapping, TypeVar
 
 from aiohttp import web
 
@@ -30,6 +34,8 @@ for its 6 MB quota on synchronous invocations."""
 ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
 
 _SHUTDOWN_TIMEOUT_S = 1.0
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,27 @@ class Reply:
     payload: bytes
     error: ErrorDocument | None = None
     during_init: bool = False
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """The function that a spare runtime becomes.
+
+    `env` is the complete environment of the worker, which replaces the spare's own, and names
+    the handler in `_HANDLER`. `task_root` becomes the working directory. `spare_env` is the
+    environment that the spare was started with. A variable whose value differs from it was
+    set by the interpreter itself while it started (CPython's locale coercion sets LC_CTYPE),
+    so the runtime keeps it, as an interpreter started with `env` would have set it too.
+    """
+
+    env: Mapping[str, str]
+    task_root: str
+    spare_env: Mapping[str, str]
+
+    def to_json(self) -> bytes:
+        """Serialize as the bootstraps read it: {"env": ..., "task_root": ..., "spare_env": ...}."""
+        document = {"env": dict(self.env), "task_root": self.task_root, "spare_env": dict(self.spare_env)}
+        return json.dumps(document).encode()
 
 
 def _new_future() -> asyncio.Future:
@@ -125,10 +152,16 @@ class RuntimeApiServer:
     """The Runtime API of one worker process.
 
     `on_init_error` receives the document of `POST /init/error` once, as soon as it arrives.
+    `assignment_requested` is set when a spare runtime first polls for its assignment, and
+    `init_finished` when the runtime has loaded its handler (its first `GET /invocation/next`)
+    or reported that it cannot (`POST /init/error`).
     """
 
     def __init__(self, on_init_error: Callable[[ErrorDocument], None] | None = None) -> None:
-        self._on_init_error = on_init_error
+        self.on_init_error = on_init_error
+        self.assignment_requested = asyncio.Event()
+        self.init_finished = asyncio.Event()
+        self._assignment: asyncio.Future[Assignment] | None = None
         self._queue: asyncio.Queue[PendingInvocation] = asyncio.Queue()
         self._in_flight: dict[str, PendingInvocation] = {}
         self._init_error: Reply | None = None
@@ -145,6 +178,7 @@ class RuntimeApiServer:
                 web.post(f"{API_PREFIX}/invocation/{{request_id}}/response", self._response),
                 web.post(f"{API_PREFIX}/invocation/{{request_id}}/error", self._error),
                 web.post(f"{API_PREFIX}/init/error", self._init_error_route),
+                web.get(f"{API_PREFIX}/devd/assignment", self._assignment_route),
             ]
         )
 
@@ -155,6 +189,16 @@ class RuntimeApiServer:
 
         host, port = self._runner.addresses[0][:2]
         self.address = f"{host}:{port}"
+
+    def assign(self, assignment: Assignment) -> None:
+        """Send the assignment to the spare runtime: now if it is polling, else on its poll.
+
+        Raises RuntimeError when the server already has an assignment.
+        """
+        future = self._assignment_future()
+        if future.done():
+            raise RuntimeError("this Runtime API server already has an assignment")
+        future.set_result(assignment)
 
     def submit(self, invocation: Invocation) -> PendingInvocation:
         """Queue an invocation for the runtime's next poll.
@@ -182,14 +226,29 @@ class RuntimeApiServer:
             await self._runner.cleanup()
             self._runner = None
 
-    async def _next(self, request: web.Request) -> web.StreamResponse:
+    async def _assignment_route(self, request: web.Request) -> web.StreamResponse:
+        self.assignment_requested.set()
+        assignment = await self._long_poll(asyncio.shield(self._assignment_future()))
+        return web.Response(body=assignment.to_json(), content_type="application/json")
+
+    def _assignment_future(self) -> asyncio.Future[Assignment]:
+        if self._assignment is None:
+            self._assignment = _new_future()
+        return self._assignment
+
+    async def _long_poll(self, awaitable: Awaitable[_T]) -> _T:
+        """Await on behalf of a runtime's request, so that `close` can end the wait."""
         task = asyncio.current_task()
         assert task is not None
         self._pollers.add(task)
         try:
-            pending = await self._take_next()
+            return await awaitable
         finally:
             self._pollers.discard(task)
+
+    async def _next(self, request: web.Request) -> web.StreamResponse:
+        self.init_finished.set()
+        pending = await self._long_poll(self._take_next())
 
         invocation = pending.invocation
         deadline_ms = int((time.time() + invocation.timeout_s) * 1000)
@@ -248,8 +307,9 @@ class RuntimeApiServer:
         for pending in [*self._in_flight.values(), *_drain_queue(self._queue)]:
             self._finish(pending, self._init_error)
 
-        if first_report and self._on_init_error is not None:
-            self._on_init_error(error)
+        self.init_finished.set()
+        if first_report and self.on_init_error is not None:
+            self.on_init_error(error)
         return _json_response(202, {"status": "OK"})
 
     def _finish(self, pending: PendingInvocation, reply: Reply) -> None:

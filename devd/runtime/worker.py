@@ -6,6 +6,9 @@ invocation in flight. A worker serves one invocation at a time, enforces the fun
 timeout, and turns a crash, a timeout or a failed handler import into the result that Lambda
 would return. A worker that timed out, crashed or failed to load its handler is no longer
 `alive`, and its pool replaces it.
+
+A worker either starts its own process, or takes over a spare: a process that already runs
+the bootstrap and waits for the function it will be (see `devd.runtime.spares`).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from devd.errors import RuntimeStartError
 from devd.inventory import Function
@@ -32,6 +35,7 @@ from devd.runtime.environment import (
 from devd.runtime.invoke import InvokeResult
 from devd.runtime.output import OutputProtocol, describe_exit, line_level
 from devd.runtime.runtime_api import (
+    Assignment,
     ErrorDocument,
     Invocation,
     PendingInvocation,
@@ -40,6 +44,9 @@ from devd.runtime.runtime_api import (
     new_trace_id,
 )
 from devd.supervise.process_group import die_with_parent, stop_process_group
+
+if TYPE_CHECKING:
+    from devd.runtime.spares import Spare
 
 logger = logging.getLogger("devd.runtime.worker")
 
@@ -59,14 +66,46 @@ def bootstrap_command(function: Function, interpreter: str) -> list[str]:
 
     Raises RuntimeStartError for a runtime that devd has no bootstrap for.
     """
-    if function.language == "node":
+    if function.language not in ("node", "python"):
+        raise RuntimeStartError(
+            f"{function.name}: runtime {function.runtime} is not supported locally. devd runs "
+            "nodejs* and python* functions."
+        )
+    return runtime_command(function.language, interpreter)
+
+
+def runtime_command(language: str, interpreter: str) -> list[str]:
+    """Return the command line that runs devd's bootstrap for "node" or "python".
+
+    Raises RuntimeStartError for another language.
+    """
+    if language == "node":
         return [interpreter, str(BOOTSTRAP_DIR / "node.mjs")]
-    if function.language == "python":
+    if language == "python":
         return [interpreter, "-u", str(BOOTSTRAP_DIR / "python_bootstrap.py")]
-    raise RuntimeStartError(
-        f"{function.name}: runtime {function.runtime} is not supported locally. devd runs "
-        "nodejs* and python* functions."
+    raise RuntimeStartError(f"devd has no bootstrap for {language!r} runtimes: it runs node and python.")
+
+
+async def spawn_runtime(
+    command: list[str], *, cwd: Path, env: Mapping[str, str], protocol: OutputProtocol
+) -> asyncio.SubprocessTransport:
+    """Start a runtime process in a process group of its own, which the kernel kills with devd.
+
+    Its stdout and stderr go to `protocol`. Raises OSError when the process cannot start.
+    """
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.subprocess_exec(
+        lambda: protocol,
+        *command,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=cwd,
+        env=dict(env),
+        start_new_session=True,
+        preexec_fn=die_with_parent,
     )
+    return transport
 
 
 def function_arn(region: str, account_id: str, function_name: str) -> str:
@@ -81,12 +120,17 @@ class Worker:
     and end it with `close`.
     """
 
-    def __init__(self, function: Function, on_log: LogSink, arn: str) -> None:
+    def __init__(
+        self, function: Function, on_log: LogSink, arn: str, server: RuntimeApiServer | None = None
+    ) -> None:
         self.function = function
         self.pid = 0
+        self.from_spare = False
         self._on_log = on_log
         self._arn = arn
-        self._server = RuntimeApiServer(on_init_error=self._log_init_error)
+        self._server = server or RuntimeApiServer()
+        self._server.on_init_error = self._log_init_error
+        self._init_started = time.monotonic()
         self._transport: asyncio.SubprocessTransport | None = None
         self._protocol: OutputProtocol | None = None
         self._exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
@@ -109,28 +153,46 @@ class Worker:
         account_id: str = "123456789012",
         passthrough: Sequence[str] = (),
         host_env: Mapping[str, str] | None = None,
+        spare: Spare | None = None,
     ) -> Worker:
         """Start the Runtime API server and the runtime process, which loads the handler.
 
-        `interpreter` is the `node` or `python` executable that runs the bootstrap. A failed
-        handler import is not raised here: it becomes the result of the first invocation.
-        Raises RuntimeStartError when the process cannot be started.
+        `interpreter` is the `node` or `python` executable that runs the bootstrap. With a
+        `spare`, the worker takes over that waiting process and its server and sends it the
+        function's environment, instead of starting a process. A spare whose kind does not
+        fit this worker's interpreter and environment is stopped, and a process starts as
+        without one. A failed handler import is not raised here: it becomes the result of the
+        first invocation. Raises RuntimeStartError when the process cannot be started.
         """
         command = bootstrap_command(function, interpreter)
-        worker = cls(function, on_log, function_arn(region, account_id, function.name))
+        arn = function_arn(region, account_id, function.name)
+        host = os.environ if host_env is None else host_env
+
+        def environment(runtime_api: str) -> dict[str, str]:
+            stream = log_stream_name(datetime.now(timezone.utc).date(), uuid.uuid4().hex)
+            return worker_environment(
+                function,
+                task_root=task_root,
+                handler=handler,
+                region=region,
+                runtime_api=runtime_api,
+                log_stream_name=stream,
+                host_env=host,
+                passthrough=passthrough,
+            )
+
+        if spare is not None:
+            env = environment(spare.server.address)
+            if spare.fits(function.language, interpreter, env):
+                worker = cls(function, on_log, arn, spare.server)
+                worker._adopt(spare, task_root, env)
+                return worker
+            logger.debug("spare %d does not fit %s: stopping it and starting a process", spare.pid, function.name)
+            await spare.close()
+
+        worker = cls(function, on_log, arn)
         await worker._server.start()
-
-        env = worker_environment(
-            function,
-            task_root=task_root,
-            handler=handler,
-            region=region,
-            runtime_api=worker._server.address,
-            log_stream_name=log_stream_name(datetime.now(timezone.utc).date(), uuid.uuid4().hex),
-            host_env=os.environ if host_env is None else host_env,
-            passthrough=passthrough,
-        )
-
+        env = environment(worker._server.address)
         try:
             await worker._spawn(command, task_root, env)
         except BaseException:
@@ -146,22 +208,25 @@ class Worker:
         )
         return worker
 
+    def _adopt(self, spare: Spare, task_root: Path, env: dict[str, str]) -> None:
+        """Take over a ready spare and send it the function. Nothing here awaits, so no exit
+        or output of the spare can slip between the take and the hand-over."""
+        self._transport, self._protocol, self.pid = spare.hand_over(self._log_line, self._on_process_exit)
+        self.from_spare = True
+        self._init_started = time.monotonic()
+        self._server.assign(Assignment(env, str(task_root), spare.env))
+        logger.debug(
+            "worker %d for %s started from a spare, environment %s",
+            self.pid,
+            self.function.name,
+            mask_environment(env),
+        )
+
     async def _spawn(self, command: list[str], task_root: Path, env: dict[str, str]) -> None:
-        loop = asyncio.get_running_loop()
         protocol = OutputProtocol(self._log_line, self._on_process_exit)
         self._protocol = protocol
         try:
-            transport, _ = await loop.subprocess_exec(
-                lambda: protocol,
-                *command,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                cwd=task_root,
-                env=env,
-                start_new_session=True,
-                preexec_fn=die_with_parent,
-            )
+            transport = await spawn_runtime(command, cwd=task_root, env=env, protocol=protocol)
         except OSError as error:
             raise RuntimeStartError(
                 f"cannot start the {self.function.language} runtime for {self.function.name} "
@@ -171,6 +236,7 @@ class Worker:
 
         self._transport = transport
         self.pid = transport.get_pid()
+        self._init_started = time.monotonic()
 
     @property
     def alive(self) -> bool:
@@ -181,6 +247,20 @@ class Worker:
     def busy(self) -> bool:
         """Whether an invocation is in flight."""
         return self._busy
+
+    async def wait_initialized(self) -> None:
+        """Wait until the runtime has loaded its handler, reported that it cannot, or exited.
+
+        Returns at the end of Lambda's init limit at the latest. The next invocation reports
+        an init phase that ran out of time.
+        """
+        finished = asyncio.ensure_future(self._server.init_finished.wait())
+        try:
+            await asyncio.wait(
+                [finished, self._exited], timeout=self._init_wait_s(), return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            finished.cancel()
 
     async def invoke(self, event: bytes, request_id: str) -> InvokeResult:
         """Deliver one JSON event to the handler and return the result Lambda would return.
@@ -214,7 +294,7 @@ class Worker:
         # init limit. A warm worker fetches the event at once.
         await asyncio.wait(
             [pending.delivered, pending.reply, self._exited],
-            timeout=INIT_TIMEOUT_S,
+            timeout=self._init_wait_s(),
             return_when=asyncio.FIRST_COMPLETED,
         )
         if pending.reply.done():
@@ -240,6 +320,17 @@ class Worker:
         if self._exited.done():
             return self._exit_result(request_id, duration_ms)
         return await self._timeout_result(request_id, "Task", timeout_s)
+
+    def _init_wait_s(self) -> float:
+        """Return how long the runtime may take to fetch the next event.
+
+        While it loads its handler, that is what is left of the init limit, which runs from
+        the process start or the spare's assignment. Once it polls, the whole limit applies,
+        although a warm runtime fetches at once.
+        """
+        if self._server.init_finished.is_set():
+            return INIT_TIMEOUT_S
+        return max(0.0, self._init_started + INIT_TIMEOUT_S - time.monotonic())
 
     def _reply_result(self, request_id: str, reply: Reply, duration_ms: float) -> InvokeResult:
         if reply.error is None:

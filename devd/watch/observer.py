@@ -98,10 +98,13 @@ class Watcher:
         while True:
             deadline = self.coalescer.deadline()
             timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the cancellation
+            # that close() sends when an event arrives at the same moment.
             try:
-                path = await asyncio.wait_for(self._queue.get(), timeout)
+                async with asyncio.timeout(timeout):
+                    path = await self._queue.get()
                 self.coalescer.add(path, time.monotonic())
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             paths = self.coalescer.take(time.monotonic())
             if paths:

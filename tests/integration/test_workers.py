@@ -1,4 +1,8 @@
-"""Worker pools against real node and python processes and the handlers in tests/fixtures."""
+"""Worker pools against real node and python processes and the handlers in tests/fixtures.
+
+Every test that uses `make_pool` runs twice: with workers that start their own process, and
+with workers that take over a ready spare process.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from devd.logs.records import Level, LogRecord
 from devd.runtime.invoke import InvokeResult
 from devd.runtime.pool import FunctionPool
 from devd.runtime.runtime_api import MAX_RESPONSE_BYTES
+from devd.runtime.spares import SpareKind, SpareWorkers
 
 HANDLERS = Path(__file__).resolve().parents[1] / "fixtures" / "handlers"
 NODE_ROOT = HANDLERS / "node"
@@ -65,17 +70,41 @@ def logs() -> list[LogRecord]:
     return []
 
 
-@pytest.fixture
-async def make_pool(logs: list[LogRecord]):
-    """Create pools that log into `logs` and are closed after the test."""
+def default_spare_kind(runtime: str) -> SpareKind:
+    """The spare kind of a pool with default options, which most tests create."""
+    function = make_function("probe", runtime, "probe.handler")
+    return FunctionPool(function, PYTHON_ROOT, "probe.handler", lambda record: None, node=NODE or "node").spare_kind
+
+
+async def ready_spares(spares: SpareWorkers, kinds: list[SpareKind], timeout_s: float = 10.0) -> None:
+    """Prepare spares of each kind and wait until one of each is ready."""
+    for kind in kinds:
+        spares.prepare(kind)
+    deadline = time.monotonic() + timeout_s
+    while not all(spares.ready_pids(kind) for kind in kinds):
+        assert time.monotonic() < deadline, "no spare became ready"
+        await asyncio.sleep(0.01)
+
+
+@pytest.fixture(params=["process", "spare"])
+async def make_pool(request: pytest.FixtureRequest, logs: list[LogRecord]):
+    """Create pools that log into `logs` and are closed after the test.
+
+    With the "spare" parameter, node and python spares are ready before the test starts, and
+    the test fails unless at least one of its workers took one over.
+    """
     pools: list[FunctionPool] = []
+    spares = SpareWorkers(lambda record: None) if request.param == "spare" else None
+    if spares is not None:
+        runtimes = ["python3.12", *(["nodejs20.x"] if NODE else [])]
+        await ready_spares(spares, [default_spare_kind(runtime) for runtime in runtimes])
 
     def create(handler: str, runtime: str = "nodejs20.x", *, root: Path | None = None, **options: Any) -> FunctionPool:
         function_values = {key: options.pop(key) for key in ("timeout", "memory", "environment") if key in options}
         name = options.pop("name", handler.split(".")[0].replace("/", "-"))
         function = make_function(name, runtime, handler, **function_values)
         task_root = root or (NODE_ROOT if runtime.startswith("nodejs") else PYTHON_ROOT)
-        pool = FunctionPool(function, task_root, handler, logs.append, node=NODE or "node", **options)
+        pool = FunctionPool(function, task_root, handler, logs.append, node=NODE or "node", spares=spares, **options)
         pools.append(pool)
         return pool
 
@@ -83,6 +112,10 @@ async def make_pool(logs: list[LogRecord]):
 
     for pool in pools:
         await pool.close()
+    if spares is not None:
+        await spares.close()
+        if any(pool.stats.invocations for pool in pools):
+            assert sum(pool.stats.spare_starts for pool in pools) >= 1, "no worker took over a spare"
 
 
 def log_texts(logs: list[LogRecord], request_id: str | None = None) -> list[str]:

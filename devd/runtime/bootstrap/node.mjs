@@ -4,6 +4,9 @@
 // LAMBDA_TASK_ROOT once, then fetches events from the Runtime API at AWS_LAMBDA_RUNTIME_API
 // and posts each result back, one invocation at a time. Console output passes through
 // unchanged, because the daemon tags each line with the request id.
+//
+// With DEVD_DEFERRED_INIT=1 the process is a spare: before it loads any handler, it waits for
+// devd to assign it a function, then takes that function's environment and task root.
 
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -299,7 +302,37 @@ process.on("uncaughtException", async (error) => {
   process.exit(1);
 });
 
+// Waits for the assignment of a spare, then makes process.env and the working directory what
+// they are in a worker started with the function's environment in its task root.
+async function receiveAssignment() {
+  const reply = await callRuntimeApi("GET", "/devd/assignment");
+  if (reply.status !== 200) {
+    throw new Error(`GET /devd/assignment returned HTTP ${reply.status}: ${reply.body.toString("utf8")}`);
+  }
+  const assignment = JSON.parse(reply.body.toString("utf8"));
+
+  // Node itself changed the variables that differ from the spare's start environment. It reads
+  // the same startup variables in a worker started with the function's environment, so it
+  // would have changed them there too, and they stay.
+  const spareEnv = assignment.spare_env;
+  const setByRuntime = Object.entries(env).filter(([name, value]) => spareEnv[name] !== value);
+  const removedByRuntime = Object.keys(spareEnv).filter((name) => !Object.hasOwn(env, name));
+
+  for (const name of Object.keys(env)) {
+    delete env[name];
+  }
+  Object.assign(env, assignment.env, Object.fromEntries(setByRuntime));
+  for (const name of removedByRuntime) {
+    delete env[name];
+  }
+  process.chdir(assignment.task_root);
+}
+
 async function main() {
+  if (env.DEVD_DEFERRED_INIT === "1") {
+    await receiveAssignment();
+  }
+
   let handler;
   try {
     handler = await loadHandler();

@@ -5,6 +5,9 @@ It imports the handler that `_HANDLER` names ("module.func" or "pkg/module.func"
 over one keep-alive connection and posts each result back. Start it with `python -u`, so that
 output reaches the daemon line by line. Printed output passes through unchanged, because the
 daemon tags each line with the request id.
+
+With `DEVD_DEFERRED_INIT=1` the process is a spare: before it imports any handler, it waits for
+devd to assign it a function, then takes that function's environment and task root.
 """
 
 from __future__ import annotations
@@ -175,6 +178,29 @@ def run_invocation(api: RuntimeApiClient, handler: Handler, headers: http.client
         print(f"The Runtime API rejected the response of request {request_id}: {reply.decode()}", file=sys.stderr)
 
 
+def receive_assignment(api: RuntimeApiClient) -> None:
+    """Wait for the assignment of a spare, then make `os.environ` and the working directory
+    what they are in a worker started with the function's environment in its task root."""
+    status, _, body = api.request("GET", "/devd/assignment")
+    if status != 200:
+        raise RuntimeError(f"GET /devd/assignment returned HTTP {status}: {body.decode('utf-8', 'replace')}")
+    assignment = json.loads(body)
+
+    # The interpreter itself changed the variables that differ from the spare's start
+    # environment (locale coercion sets LC_CTYPE). It reads the same startup variables in a
+    # worker started with the function's environment, so it would have changed them there too.
+    spare_env = assignment["spare_env"]
+    set_by_interpreter = {name: value for name, value in os.environ.items() if spare_env.get(name) != value}
+    removed_by_interpreter = [name for name in spare_env if name not in os.environ]
+
+    os.environ.clear()
+    os.environ.update(assignment["env"])
+    os.environ.update(set_by_interpreter)
+    for name in removed_by_interpreter:
+        os.environ.pop(name, None)
+    os.chdir(assignment["task_root"])
+
+
 def configure_logging() -> None:
     """Send the root logger to stdout with the level in front, as Lambda's Python runtime does.
 
@@ -193,6 +219,9 @@ def main() -> None:
     configure_logging()
 
     api = RuntimeApiClient(os.environ["AWS_LAMBDA_RUNTIME_API"])
+    if os.environ.get("DEVD_DEFERRED_INIT") == "1":
+        receive_assignment(api)
+
     try:
         handler = load_handler(os.environ.get("_HANDLER", ""), os.environ.get("LAMBDA_TASK_ROOT", os.getcwd()))
     except Exception as error:

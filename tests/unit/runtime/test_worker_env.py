@@ -1,4 +1,5 @@
-"""The environment that workers get, its masking for logs, and the worker's pure helpers."""
+"""The environment that workers and spares get, its masking for logs, and the worker's pure
+helpers."""
 
 from __future__ import annotations
 
@@ -13,15 +14,19 @@ from devd.inventory import Function
 from devd.logs.records import Level
 from devd.runtime.environment import (
     BOOTSTRAP_DIR,
+    DEFERRED_INIT_VARIABLE,
     MASK,
     log_stream_name,
     mask_environment,
     overridden_reserved_names,
+    spare_environment,
+    startup_variables,
     worker_environment,
 )
-from devd.runtime.runtime_api import ErrorDocument, parse_error_document
+from devd.runtime.runtime_api import Assignment, ErrorDocument, parse_error_document
 from devd.runtime.output import describe_exit, line_level
-from devd.runtime.worker import bootstrap_command, function_arn
+from devd.runtime.spares import SpareKind
+from devd.runtime.worker import bootstrap_command, function_arn, runtime_command
 
 HOST_ENV = {
     "PATH": "/usr/bin:/bin",
@@ -186,3 +191,73 @@ def test_parse_error_document() -> None:
     assert parse_error_document(body, None) == ErrorDocument("TypeError", "bad", ("a", "b"))
     assert parse_error_document(b"not json", "Runtime.Crash") == ErrorDocument("Runtime.Crash", "not json")
     assert parse_error_document(b'{"errorMessage": "m"}', None).error_type == "Unhandled"
+
+
+def test_startup_variables_per_language() -> None:
+    env = build_env(make_function(environment={
+        "NODE_OPTIONS": "--enable-source-maps",
+        "PYTHONPATH": "/opt/lib",
+        "LC_ALL": "C.UTF-8",
+        "LD_LIBRARY_PATH": "/opt/lib",
+        "TABLE_NAME": "orders",
+    }))
+
+    node = startup_variables("node", env)
+    python = startup_variables("python", env)
+
+    assert node == {
+        "PATH": "/usr/bin:/bin",
+        "TZ": "UTC",
+        "LANG": "en_US.UTF-8",
+        "NODE_OPTIONS": "--enable-source-maps",
+        "LC_ALL": "C.UTF-8",
+        "LD_LIBRARY_PATH": "/opt/lib",
+    }
+    assert python == {
+        "PATH": "/usr/bin:/bin",
+        "HOME": "/home/dev",
+        "TZ": "UTC",
+        "LANG": "en_US.UTF-8",
+        "PYTHONPATH": "/opt/lib",
+        "LC_ALL": "C.UTF-8",
+        "LD_LIBRARY_PATH": "/opt/lib",
+    }
+
+
+def test_spare_environment_has_no_function_values() -> None:
+    startup = startup_variables("node", build_env(make_function(environment={"TABLE_NAME": "orders"})))
+
+    env = spare_environment(startup, "127.0.0.1:40000")
+
+    assert env == {**startup, DEFERRED_INIT_VARIABLE: "1", "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:40000"}
+    assert "TABLE_NAME" not in env
+    assert "AWS_LAMBDA_FUNCTION_NAME" not in env
+
+
+def test_spare_kind_ignores_function_values() -> None:
+    orders = build_env(make_function(environment={"TABLE_NAME": "orders"}))
+    billing = build_env(make_function(name="billing", timeout=30, environment={"QUEUE": "billing"}))
+    tuned = build_env(make_function(environment={"NODE_OPTIONS": "--max-old-space-size=256"}))
+
+    kind = SpareKind.for_environment("node", "/usr/bin/node", orders)
+
+    assert SpareKind.for_environment("node", "/usr/bin/node", billing) == kind
+    assert SpareKind.for_environment("node", "/usr/local/bin/node", orders) != kind
+    assert SpareKind.for_environment("node", "/usr/bin/node", tuned) != kind
+    assert kind.describe() == "node (/usr/bin/node)"
+
+
+def test_assignment_json() -> None:
+    assignment = Assignment({"_HANDLER": "index.handler"}, "/build/orders/3", {DEFERRED_INIT_VARIABLE: "1"})
+
+    assert json.loads(assignment.to_json()) == {
+        "env": {"_HANDLER": "index.handler"},
+        "task_root": "/build/orders/3",
+        "spare_env": {DEFERRED_INIT_VARIABLE: "1"},
+    }
+
+
+def test_runtime_command_rejects_other_language() -> None:
+    assert runtime_command("node", "node") == ["node", str(BOOTSTRAP_DIR / "node.mjs")]
+    with pytest.raises(RuntimeStartError, match="ruby"):
+        runtime_command("ruby", "ruby")
