@@ -118,3 +118,15 @@ def test_user_command_output_is_ignored() -> None:
                           ignored=[ROOT / "functions/hello/dist"])
 
     assert result.rebuild == frozenset()
+
+
+def test_shared_module_of_three_rebuilds_three_of_ten() -> None:
+    functions = [node(f"fn{index}", f"functions/fn{index}") for index in range(10)]
+    shared = ROOT / "functions/lib/shared.ts"
+    builds = {
+        f.address: BuildFacts(frozenset({ROOT / f.source / "handler.ts"} | ({shared} if index < 3 else set())), True)
+        for index, f in enumerate(functions)
+    }
+    result = plan_changes([shared], INFRA, [VARS], functions, builds)
+
+    assert result.rebuild == {"fn0", "fn1", "fn2"}
