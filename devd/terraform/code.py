@@ -21,6 +21,7 @@ class CodeLocator:
     def __init__(self, resources: dict[str, ResourceInstance], report: Callable[[Problem], None]) -> None:
         self.resources = resources
         self.report = report
+        self._archives_by_output: dict[str, ResourceInstance] | None = None
 
     def code_dir(self, resource: ResourceInstance) -> str | None:
         """Return the code directory of a function or layer, relative to the Terraform root."""
@@ -56,10 +57,17 @@ class CodeLocator:
                 if archive is not None and archive.type == "archive_file":
                     return archive
         if isinstance(value, str):
-            for archive in self.resources.values():
-                if archive.type == "archive_file" and archive.get("output_path") == value:
-                    return archive
+            return self._archives_by_output_path().get(value)
         return None
+
+    def _archives_by_output_path(self) -> dict[str, ResourceInstance]:
+        if self._archives_by_output is None:
+            self._archives_by_output = {}
+            for archive in self.resources.values():
+                output = archive.get("output_path") if archive.type == "archive_file" else None
+                if isinstance(output, str):
+                    self._archives_by_output.setdefault(output, archive)
+        return self._archives_by_output
 
     def _s3_object(self, key: Any) -> ResourceInstance | None:
         candidates = [r for r in self.resources.values() if r.type in ("aws_s3_object", "aws_s3_bucket_object")]

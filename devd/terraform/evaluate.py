@@ -71,8 +71,7 @@ class Evaluator:
 
     def evaluate(self, expr: Expr) -> Any:
         """Return the value of expr; raise EvalError naming the construct and line."""
-        method = getattr(self, "_" + type(expr).__name__)
-        return method(expr)
+        return _DISPATCH[type(expr)](self, expr)
 
     def _Literal(self, expr: Literal) -> Any:
         return expr.value
@@ -257,6 +256,14 @@ def _unknown_join(unknown: Unknown, args: list[Any]) -> Unknown:
     parts = [item if isinstance(item, str) else (item.pattern or "*") if isinstance(item, Unknown) else "*"
              for item in args[1]]
     return Unknown(unknown.refs, pattern=args[0].join(parts))
+
+
+_DISPATCH: dict[type, Callable[[Evaluator, Any], Any]] = {
+    node: getattr(Evaluator, "_" + node.__name__)
+    for node in (Literal, Template, TemplateIf, TemplateFor, Name, GetAttr, Index, Splat, Call, TupleExpr,
+                 ObjectExpr, Conditional, BinaryOp, UnaryOp, ForExpr)
+}
+"""The method that evaluates each node type, looked up once instead of by name per node."""
 
 
 _BINARY: dict[str, Callable[[Any, Any], Any]] = {

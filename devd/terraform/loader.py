@@ -57,16 +57,20 @@ class Loader:
         self.cache = cache or FileCache()
         self.functions = builtin_functions(self.root_dir)
         self.problems: list[Problem] = []
+        self._reported: set[Problem] = set()
         self.workspace = options.environ.get("TF_WORKSPACE") or _read_workspace(self.root_dir)
         self.root_values = self._root_values()
         self._blocks: dict[Path, tuple[Block, ...]] = {}
+        self._indexes: dict[Path, BlockIndex] = {}
+        self._resolved: dict[tuple[Path, str], Path] = {}
         self._calls: dict[int, dict[str, Expanded]] = {}
         self._fetched = _fetched_modules(self.root_dir)
         self.root = ModuleInstance(self, "", self.root_dir, {})
 
     def report(self, problem: Problem) -> None:
         """Record a problem once."""
-        if problem not in self.problems:
+        if problem not in self._reported:
+            self._reported.add(problem)
             self.problems.append(problem)
 
     def display(self, path: Path) -> str:
@@ -88,6 +92,18 @@ class Loader:
                 (overrides if is_override(path) else blocks).extend(parsed.blocks)
             self._blocks[directory] = merge_overrides(blocks, overrides)
         return self._blocks[directory]
+
+    def _resolve(self, base: Path, source: str) -> Path:
+        key = (base, source)
+        if key not in self._resolved:
+            self._resolved[key] = (base / source).resolve()
+        return self._resolved[key]
+
+    def module_index(self, directory: Path) -> "BlockIndex":
+        """Return the blocks of a module directory indexed by type and name."""
+        if directory not in self._indexes:
+            self._indexes[directory] = BlockIndex(self.module_blocks(directory))
+        return self._indexes[directory]
 
     def walk(self) -> Iterator[ModuleInstance | VirtualModule | VirtualApiModule]:
         """Yield the root module instance and every module instance below it."""
@@ -150,7 +166,7 @@ class Loader:
             self.report(Problem(f"module {block.labels[0]!r} has no literal source", block.file, block.line))
             return None
         if source.startswith(("./", "../")):
-            directory = (parent.directory / source).resolve()
+            directory = self._resolve(parent.directory, source)
             if not directory.is_dir():
                 self.report(Problem(f"module source {source!r} is not a directory", block.file, block.line))
                 return None
@@ -234,6 +250,24 @@ class Loader:
             return {}
         evaluator = Evaluator({}, self.functions)
         return {name: _constant(evaluator, expr, display, self) for name, expr in attributes.items()}
+
+
+class BlockIndex:
+    """A module's blocks by type and name, so that lookups do not scan every block."""
+
+    def __init__(self, blocks: tuple[Block, ...]) -> None:
+        self.blocks = blocks
+        self.named: dict[tuple[str, str], Block] = {}
+        self.resources: dict[tuple[str, str, str], Block] = {}
+        self.locals: dict[str, Block] = {}
+        for block in blocks:
+            if block.type in ("resource", "data") and len(block.labels) == 2:
+                self.resources.setdefault((block.type, *block.labels), block)
+            elif block.type == "locals":
+                for name in block.attributes:
+                    self.locals.setdefault(name, block)
+            elif block.labels:
+                self.named[(block.type, block.labels[0])] = block
 
 
 def _lazy_input(parent: ModuleInstance, expr: Expr, block: Block, extra: dict[str, Any]) -> Callable[[], Any]:

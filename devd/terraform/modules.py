@@ -152,13 +152,15 @@ class ModuleInstance:
         self.address = address
         self.directory = directory
         self.inputs = inputs
-        self.blocks = loader.module_blocks(directory)
+        self.index = loader.module_index(directory)
+        self.blocks = self.index.blocks
         self._variables: dict[str, Any] = {}
         self._locals: dict[str, Any] = {}
         self._outputs: dict[str, Any] = {}
         self._resources: dict[tuple[str, str, str], Any] = {}
         self._children: dict[str, Any] = {}
         self._evaluating: set[str] = set()
+        self._evaluators: dict[tuple[int, bool], tuple[Any, Evaluator]] = {}
         relative = os.path.relpath(directory, loader.root_dir)
         self._names = {
             "var": _Lazy(self.variable), "local": _Lazy(self.local), "module": _Lazy(self.module_value),
@@ -173,9 +175,19 @@ class ModuleInstance:
         return f"{self.address}.{local_address}" if self.address else local_address
 
     def evaluator(self, extra: Mapping[str, Any] | None = None, documents: bool = False) -> Evaluator:
-        """Return an evaluator for this module's scope, with each/count when given."""
+        """Return an evaluator for this module's scope, with each/count when given.
+
+        Evaluators are reused per `extra` mapping (one per resource instance), which is kept
+        alive by the cache so its id is not reused while the entry exists.
+        """
+        key = (id(extra) if extra else 0, documents)
+        cached = self._evaluators.get(key)
+        if cached is not None:
+            return cached[1]
         names = _Names(self, {**self._names, **(extra or {})})
-        return Evaluator(names, self.loader.functions, documents)
+        evaluator = Evaluator(names, self.loader.functions, documents)
+        self._evaluators[key] = (extra, evaluator)
+        return evaluator
 
     def evaluate(self, expr: Expr, block: Block | None, extra: Mapping[str, Any] | None = None,
                  documents: bool = False) -> Any:
@@ -227,15 +239,15 @@ class ModuleInstance:
             return self._locals[name]
         if name in self._evaluating:
             raise EvalError(f"local.{name} refers to itself", line)
-        for block in self.blocks:
-            if block.type == "locals" and name in block.attributes:
-                self._evaluating.add(name)
-                try:
-                    self._locals[name] = self.evaluate(block.attributes[name], block)
-                finally:
-                    self._evaluating.discard(name)
-                return self._locals[name]
-        raise EvalError(f"reference to undeclared local value {name!r}", line)
+        block = self.index.locals.get(name)
+        if block is None:
+            raise EvalError(f"reference to undeclared local value {name!r}", line)
+        self._evaluating.add(name)
+        try:
+            self._locals[name] = self.evaluate(block.attributes[name], block)
+        finally:
+            self._evaluating.discard(name)
+        return self._locals[name]
 
     def output(self, name: str, line: int) -> Any:
         """Return the value of an output of this module."""
@@ -267,17 +279,10 @@ class ModuleInstance:
         return self._resources[key]
 
     def _find(self, block_type: str, name: str) -> Block | None:
-        found = None
-        for block in self.blocks:
-            if block.type == block_type and block.labels[:1] == (name,):
-                found = block
-        return found
+        return self.index.named.get((block_type, name))
 
     def _find_resource(self, mode: str, type_name: str, name: str) -> Block | None:
-        for block in self.blocks:
-            if block.type == mode and block.labels == (type_name, name):
-                return block
-        return None
+        return self.index.resources.get((mode, type_name, name))
 
 
 class Outputs:
