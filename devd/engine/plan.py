@@ -134,6 +134,6 @@ def watch_roots(infra_dir: Path, var_files: Iterable[Path], functions: Iterable[
     roots |= {(directory, True) for directory in code_dirs}
     for facts in builds.values():
         for path in facts.inputs:
-            if not any(_is_under(path, directory) for directory in code_dirs):
+            if code_dirs.isdisjoint((path, *path.parents)):
                 roots.add((path.parent, False))
     return roots
