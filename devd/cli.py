@@ -1,4 +1,5 @@
-"""The `devd` command line: `devd up` runs the daemon, `devd ls` prints the inventory."""
+"""The `devd` command line: `devd up` runs the daemon, `devd ls` prints the inventory, `devd build`
+builds once, and `devd sam` writes files for AWS SAM."""
 
 from __future__ import annotations
 

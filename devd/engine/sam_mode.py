@@ -3,7 +3,7 @@
 With `--backend sam` or `auto`, every successful build rewrites `.devd/template.yaml` and the
 metadata file for SAM's Terraform hook, so teams that run SAM themselves always point at
 devd's latest builds. When a Docker or Finch engine responds, `sam local start-api` serves the
-user's port under supervision and restarts when the template changes; otherwise devd says why
+user's port under supervision and restarts when the template changes; otherwise devd logs the reason
 once and serves natively.
 """
 
@@ -27,7 +27,7 @@ log = logging.getLogger("devd.engine")
 
 
 class SamMode:
-    """The SAM side of a daemon; does nothing with the native backend."""
+    """The SAM side of a daemon, which does nothing with the native backend."""
 
     def __init__(self, settings: Settings, publish: Callable[[LogRecord], None],
                  on_status: Callable[[ProcessStatus], None]) -> None:
@@ -40,7 +40,7 @@ class SamMode:
         self.process: SamLocal | None = None
 
     async def serves(self) -> bool:
-        """Return True when `sam local` will serve the user's port; say why when it will not."""
+        """Return True when `sam local` will serve the user's port; log the reason when it will not."""
         if not self.enabled:
             return False
         available, reason = await asyncio.to_thread(container_engine_available, self.settings.environ)

@@ -1,6 +1,6 @@
 """Find the directory whose contents Terraform packages for a function or layer.
 
-Terraform itself only sees a zip: a `filename`, or an S3 object. devd follows that value back
+Terraform itself only receives a zip: a `filename`, or an S3 object. devd follows that value back
 to where the zip comes from: a `data "archive_file"` (its `source_dir`, the directory of its
 `source_file`), possibly through an `aws_s3_object` whose `source` is that archive.
 """
