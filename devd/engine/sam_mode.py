@@ -3,8 +3,8 @@
 With `--backend sam` or `auto`, every successful build rewrites `.devd/template.yaml` and the
 metadata file for SAM's Terraform hook, so teams that run SAM themselves always point at
 devd's latest builds. When a Docker or Finch engine responds, `sam local start-api` serves the
-user's port under supervision and restarts when the template changes; otherwise devd logs the reason
-once and serves natively.
+user's port under supervision and restarts when the template changes. Otherwise devd logs the
+reason once and serves natively.
 """
 
 from __future__ import annotations
