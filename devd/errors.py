@@ -18,7 +18,11 @@ class TerraformError(DevdError):
         self.detail = message
         self.file = file
         self.line = line
-        where = f"{file}:{line}: " if file and line else (f"{file}: " if file else "")
+        where = ""
+        if file and line:
+            where = f"{file}:{line}: "
+        elif file:
+            where = f"{file}: "
         super().__init__(f"{where}{message}")
 
 

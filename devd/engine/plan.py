@@ -1,5 +1,5 @@
 """Pure decisions of the engine: what a set of changed files means, and what an inventory change
-asks for. Nothing here touches the disk or a process, so each rule is tested directly.
+requires. Nothing here touches the disk or a process, so each rule is tested directly.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ TERRAFORM_SUFFIXES = (".tf", ".tf.json", ".tfvars", ".tfvars.json")
 
 @dataclass(frozen=True)
 class BuildFacts:
-    """What the engine knows about a function's last build, for routing changes."""
+    """Facts about a function's last build that change routing uses."""
 
     inputs: frozenset[Path] = frozenset()
     ok: bool = False
@@ -23,7 +23,7 @@ class BuildFacts:
 
 @dataclass(frozen=True)
 class ChangePlan:
-    """What to do about a set of changed files."""
+    """The work that a set of changed files requires."""
 
     reload_inventory: bool = False
     rebuild: frozenset[str] = frozenset()

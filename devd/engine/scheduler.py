@@ -20,7 +20,7 @@ NORMAL = 1
 class BuildScheduler:
     """Run `build(address)` for requested functions on a fixed number of tasks.
 
-    A project of 200 functions starts 200 builds; a request for one of them must not wait
+    A project of 200 functions starts 200 builds. A request for one of them must not wait
     behind the other 199, so `request(address, urgent=True)` moves it to the front.
     """
 

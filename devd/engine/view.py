@@ -9,7 +9,7 @@ from devd.supervise.status import ProcessStatus
 
 
 class BuildState(str, Enum):
-    """Where a function's build stands."""
+    """The state of a function's build."""
 
     PENDING = "pending"
     """Not built yet; a build is queued."""

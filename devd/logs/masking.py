@@ -14,19 +14,16 @@ _SECRET_ASSIGNMENT = re.compile(
     (["']?(?:aws_secret_access_key|aws_session_token|secret_access_key|session_token|
         secretaccesskey|sessiontoken|password|x-amz-security-token|authorization)["']?
     \s*[:=]\s*["']?)
+    ((?:bearer|basic|aws4-hmac-sha256)\s+)?
     ([^"'\s,;}]+)
     """
 )
-"""A secret-named key followed by its value, in env, JSON, header or INI form."""
+"""A secret-named key followed by its value, in env, JSON, header or INI form. An
+Authorization scheme such as `Bearer` is kept and the credential after it masked."""
 
 
 def mask_secrets(text: str) -> str:
     """Return text with AWS key ids and values of secret-named keys replaced by ****."""
     text = _ACCESS_KEY_ID.sub(lambda m: m.group(0)[:4] + _MASK, text)
-    return _SECRET_ASSIGNMENT.sub(lambda m: m.group(1) + _MASK, text)
+    return _SECRET_ASSIGNMENT.sub(lambda m: m.group(1) + (m.group(2) or "") + _MASK, text)
 
-
-def is_secret_name(name: str) -> bool:
-    """Return True for environment variable names whose values must never be shown."""
-    upper = name.upper()
-    return any(word in upper for word in ("SECRET", "TOKEN", "PASSWORD", "PRIVATE_KEY", "CREDENTIAL"))

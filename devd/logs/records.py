@@ -32,7 +32,7 @@ class LogRecord:
 
 @dataclass(frozen=True)
 class RequestRecord:
-    """One HTTP request that the local gateway answered."""
+    """One HTTP request that the local gateway responded to."""
 
     method: str
     path: str

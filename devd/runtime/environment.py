@@ -1,6 +1,6 @@
 """The environment variables of a worker process, built the way Lambda builds them.
 
-A worker sees its function's Terraform `environment`, the variables that Lambda reserves
+A worker gets its function's Terraform `environment`, the variables that Lambda reserves
 for itself, a few basics from the host (PATH, HOME, temporary directories) and the host
 variables that the user names explicitly. Nothing else from the host leaks in, so that
 AWS_PROFILE or credentials in the developer's shell do not change what a handler does
@@ -138,7 +138,7 @@ def startup_variables(language: str, env: Mapping[str, str]) -> dict[str, str]:
     any of the bootstrap runs, and Python reads HOME for the user site directory. A spare
     started with these values behaves as a worker started with all of `env`, once it has
     replaced its environment. Raises KeyError for another language.
-    NOTE: the list holds the documented variables of node 20 and CPython 3.11, not every
+    NOTE: the list contains the documented variables of node 20 and CPython 3.11, not every
     variable that a native library might read at load time.
     """
     names = _STARTUP_NAMES[language]

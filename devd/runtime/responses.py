@@ -2,7 +2,7 @@
 
 REST APIs and HTTP API payload 1.0 require an object with an integer `statusCode`. Payload
 2.0 also accepts any other JSON value and wraps it in a 200 response. A response that breaks
-these rules gets API Gateway's error response plus a log message that says what to fix.
+these rules gets API Gateway's error response plus a log message that names the fix.
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ assignment (see `Worker.start`). The bootstrap then replaces its environment wit
 function's, changes to the task root and loads the handler, as a newly started worker would.
 That leaves only the handler import before the first response of a new build.
 NOTE: /proc/PID/environ of a taken-over spare still shows its start environment, because Linux
-records only the environment a process was started with, so a handler that reads that file
-sees the difference.
+records only the environment a process was started with. A handler that reads that file gets
+the start environment.
 
 `SpareWorkers` keeps ready spares for each kind that pools ask for, starts a replacement when
 one is taken, and replaces a spare that dies after a delay that doubles with each failure.

@@ -18,7 +18,7 @@ def write_if_changed(path: Path, text: str) -> bool:
     """Write `text` to `path` unless the file already contains exactly it, and return True if it wrote.
 
     The text goes to a temporary file in the same directory first and then replaces `path`,
-    so Terraform or SAM reading the file at the same moment sees the old or the new content.
+    so Terraform or SAM reading the file at the same moment reads the old or the new content.
     Creates missing parent directories. A replaced file keeps its mode, and a new file gets 0644.
     """
     data = text.encode("utf-8")

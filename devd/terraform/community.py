@@ -1,7 +1,7 @@
 """Built-in knowledge of community modules that are used without `terraform init`.
 
 When `terraform-aws-modules/lambda/aws` is not fetched into `.terraform/modules`, devd still
-knows what it creates from its documented inputs: one `aws_lambda_function.this[0]` (when
+models what it creates from its documented inputs: one `aws_lambda_function.this[0]` (when
 `create` and `create_function` are true) whose code is the first `source_path` entry,
 resolved from the directory Terraform runs in.
 """

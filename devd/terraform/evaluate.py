@@ -253,8 +253,14 @@ def _unknown_join(unknown: Unknown, args: list[Any]) -> Unknown:
     """Keep the known text of a `join` with unknown parts, as string templates do."""
     if len(args) != 2 or not isinstance(args[0], str) or not isinstance(args[1], list):
         return unknown
-    parts = [item if isinstance(item, str) else (item.pattern or "*") if isinstance(item, Unknown) else "*"
-             for item in args[1]]
+    parts = []
+    for item in args[1]:
+        if isinstance(item, str):
+            parts.append(item)
+        elif isinstance(item, Unknown) and item.pattern:
+            parts.append(item.pattern)
+        else:
+            parts.append("*")
     return Unknown(unknown.refs, pattern=args[0].join(parts))
 
 

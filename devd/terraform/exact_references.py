@@ -17,7 +17,7 @@ Key = int | str | None
 
 _STEP = re.compile(r'\.?(?:([A-Za-z_][\w-]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\])')
 MAX_DEPTH = 32
-"""How deep reference chains (aliases, module outputs) are followed before devd gives up."""
+"""Maximum depth of reference chains (aliases, module outputs) that devd follows."""
 _NOT_REFERENCES = ("local", "count", "each", "path", "terraform", "self")
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The expression tree of HCL, as devd evaluates it.
 
-python-hcl2 parses text into a Lark tree; `devd.terraform.syntax` turns that tree into these
-nodes, which carry the line they came from so that problems can name it.
+python-hcl2 parses text into a Lark tree, and `devd.terraform.syntax` turns that tree into
+these nodes. Each node carries the line it came from, so problems can name it.
 """
 
 from __future__ import annotations

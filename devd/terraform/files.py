@@ -97,7 +97,7 @@ def _json_blocks(document: dict[str, Any], file: str, text: str = "") -> tuple[B
 def _json_line(text: str, block: Block) -> int:
     """Return the line of a block's last label in the JSON text, or 0 when it is not found.
 
-    JSON parsing keeps no positions, so the label's first quoted occurrence as a key stands in.
+    JSON parsing keeps no positions, so the label's first quoted occurrence as a key is used instead.
     """
     if not block.labels:
         return 0

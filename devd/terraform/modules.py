@@ -1,6 +1,6 @@
 """Module instances: the scope in which one module's expressions are evaluated.
 
-A module instance knows its address (`module.api["users"]`), its directory, its input
+A module instance has an address (`module.api["users"]`), its directory, its input
 values, and resolves `var`, `local`, `module`, `data`, `path` and resource references lazily,
 memoizing each value. An expression that fails becomes an Unknown and a Problem naming its
 file and line, so one bad value never hides the rest of the configuration.

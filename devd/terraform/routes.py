@@ -1,8 +1,8 @@
 """Collect API Gateway routes (REST resource trees and HTTP API routes) from resource instances.
 
 Resources refer to each other through values known only after apply (`rest_api_id`,
-`parent_id`, `integration_uri`); their Unknown references still name the resource, which is
-how a method finds its API and an integration finds its function.
+`parent_id`, `integration_uri`). Their Unknown references still name the resource, so a method
+finds its API and an integration finds its function through them.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Values of evaluated Terraform expressions.
 
 Known values are plain Python values (str, int, float, bool, None, list, dict). A value that
-Terraform only knows after apply is an `Unknown`, which remembers the resource attributes it
+Terraform computes only at apply is an `Unknown`, which remembers the resource attributes it
 came from: an integration `uri` built from `aws_lambda_function.fn.invoke_arn` is unknown,
-but its references still say which function it calls.
+but its references still name the function it calls.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def _unknowns(value: Any) -> Iterable[Unknown]:
 
 
 def is_known(value: Any) -> bool:
-    """Return True when value holds no Unknown at any depth."""
+    """Return True when value contains no Unknown at any depth."""
     return merge_unknown([value]) is None
 
 

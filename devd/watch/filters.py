@@ -1,4 +1,4 @@
-"""Which changed paths matter: editor temp files and tool directories never trigger work."""
+"""Filters for changed paths: editor temp files and tool directories never trigger work."""
 
 from __future__ import annotations
 

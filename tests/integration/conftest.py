@@ -70,8 +70,8 @@ def copy_example(destination: Path) -> Path:
     """Copy the example app as committed into destination, sharing the repository's
     node_modules.
 
-    The committed version is used so that local edits to the example (which the README invites)
-    do not change what the tests expect; outside a git checkout the working tree is copied.
+    The committed version is used, so local edits to the example (which the README invites) do
+    not change what the tests expect. Outside a git checkout the working tree is copied.
     """
     destination.mkdir(parents=True)
     archive = subprocess.run(["git", "-C", str(REPO), "archive", "HEAD", "--", *EXAMPLE_PARTS],
