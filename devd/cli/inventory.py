@@ -1,0 +1,106 @@
+"""`devd ls` prints the functions and routes Terraform defines; `devd build` builds them once."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from dataclasses import asdict
+
+from devd.config import Settings
+from devd.errors import ConfigError
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add `devd ls` and `devd build` to the parser."""
+    from devd.cli import terraform_options
+
+    ls = commands.add_parser("ls", help="list the functions and routes Terraform defines",
+                             description="List the functions and routes Terraform defines. Exits with status 1 "
+                                         "when a Terraform file could not be parsed.")
+    terraform_options(ls)
+    ls.add_argument("--json", action="store_true", help="print JSON for scripts")
+    ls.add_argument("--exact", action="store_true",
+                    help="take the inventory from `terraform plan` and `terraform show -json` instead of devd's "
+                         "evaluator (needs an initialised Terraform directory and credentials for plan)")
+    ls.set_defaults(run=lambda args: _ls(_settings(args), args.json, args.exact))
+
+    build = commands.add_parser("build", help="build functions once and exit (status 1 when a build fails)")
+    terraform_options(build)
+    build.add_argument("functions", nargs="*", metavar="FUNCTION",
+                       help="function names or Terraform addresses (default: every function)")
+    build.set_defaults(run=lambda args: _build(_settings(args), args.functions))
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    from devd.cli import settings_for
+
+    return settings_for(args)
+
+
+def print_table(header: list[str], rows: list[list[str]]) -> None:
+    """Print rows under a header, each column as wide as its widest cell."""
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+def _ls(settings: Settings, as_json: bool, exact: bool = False) -> int:
+    from devd.terraform.discover import discover
+    from devd.terraform.loader import TerraformOptions
+    from devd.terraform.terraform_cli import exact_discover
+
+    options = TerraformOptions(settings.infra_dir, settings.var_files, settings.variables, settings.environ)
+    if exact:
+        inventory = asyncio.run(exact_discover(options, settings.project_root))
+    else:
+        inventory = discover(options, settings.project_root)
+    if as_json:
+        document = {
+            "functions": [_function_json(f) for f in inventory.functions],
+            "routes": [dict(asdict(r), api=r.api.value) for r in inventory.routes],
+            "problems": [asdict(p) for p in inventory.problems],
+            "layers": [asdict(layer) for layer in inventory.layers],
+        }
+        print(json.dumps(document, indent=2))
+        return 1 if any(problem.syntax for problem in inventory.problems) else 0
+    print_table(["FUNCTION", "RUNTIME", "HANDLER", "SOURCE"],
+                 [[f.name, f.runtime or "image", f.handler or "-", f.source or "-"] for f in inventory.functions])
+    print()
+    names = {f.address: f.name for f in inventory.functions}
+    print_table(["API", "METHOD", "PATH", "FUNCTION"],
+                 [[r.api.value, r.method, r.path, names.get(r.function or "", "not emulated")] for r in inventory.routes])
+    for problem in inventory.problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    return 1 if any(problem.syntax for problem in inventory.problems) else 0
+
+
+def _build(settings: Settings, names: list[str]) -> int:
+    from devd.build.oneshot import build_all, format_build_line
+    from devd.terraform.discover import discover
+    from devd.terraform.loader import TerraformOptions
+
+    options = TerraformOptions(settings.infra_dir, settings.var_files, settings.variables, settings.environ)
+    inventory = discover(options, settings.project_root)
+    runnable = [f for f in inventory.functions if f.runnable]
+    selected = [f for f in runnable if not names or f.name in names or f.address in names]
+    unknown = sorted(set(names) - {f.name for f in selected} - {f.address for f in selected})
+    if unknown:
+        known = ", ".join(f.name for f in runnable)
+        raise ConfigError(f"no function named {', '.join(unknown)}; functions: {known}")
+    results = asyncio.run(build_all(settings, selected, build_settings=settings.build))
+    width = max((len(f.name) for f in selected), default=0)
+    for function, result in zip(selected, results):
+        print(format_build_line(result, function, width))
+        if not result.ok and result.error:
+            print("\n".join("    " + line for line in result.error.splitlines()[1:]))
+    return 0 if all(result.ok for result in results) else 1
+
+
+def _function_json(function) -> dict:
+    document = asdict(function)
+    document["environment"] = dict(function.environment)
+    document["architectures"] = list(function.architectures)
+    document["layers"] = list(function.layers)
+    return document
