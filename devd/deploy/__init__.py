@@ -1,0 +1,1 @@
+"""Deploy one function to AWS with Terraform or a code-only upload, and read its CloudWatch logs."""
