@@ -19,10 +19,12 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from devd.errors import ConfigError
-from devd.inventory import ApiKind, Route
+from devd.inventory import ApiKind, Function, Route
 from devd.logs.records import Level, LogRecord, RequestRecord
 from devd.runtime.events import HttpRequest, build_event
 from devd.runtime.invoke import InvokeResult
+from devd.runtime.invoke_api import InvokeApi, record_for
+from devd.runtime.invoke_names import INVOKE_PATH_PREFIX, invoke_path_name
 from devd.runtime.responses import (
     MAX_REQUEST_BODY_BYTES,
     HttpResponse,
@@ -52,6 +54,7 @@ class Gateway:
         host: str = "127.0.0.1",
         port: int = 3000,
         account_id: str = "123456789012",
+        region: str = "us-east-1",
     ) -> None:
         self._invoke = invoke
         self._on_request = on_request
@@ -60,6 +63,7 @@ class Gateway:
         self._port = port
         self._account_id = account_id
         self._table = RouteTable.from_routes(())
+        self._invoke_api = InvokeApi(invoke, on_log, region, account_id)
         self._web_server: web.Server | None = None
         self._server: asyncio.AbstractServer | None = None
 
@@ -69,6 +73,10 @@ class Gateway:
         Raises ConfigError for an invalid route path, and keeps the old table in that case.
         """
         self._table = RouteTable.from_routes(routes)
+
+    def set_functions(self, functions: Sequence[Function]) -> None:
+        """Replace the functions that Lambda's Invoke API on this port can call by name."""
+        self._invoke_api.set_functions(functions)
 
     async def start(self) -> None:
         """Listen on host:port. Raises ConfigError naming the address when binding fails."""
@@ -108,6 +116,7 @@ class Gateway:
         server.close()
         await web_server.shutdown(_SHUTDOWN_TIMEOUT_SECONDS)
         await server.wait_closed()
+        await self._invoke_api.close()
         logger.info("Gateway on %s:%s stopped", self._host, self._port)
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
@@ -120,6 +129,10 @@ class Gateway:
         gateway_request_id = str(uuid.uuid4())
         table = self._table
         path, raw_query = _split_target(request)
+        if request.method == "POST" and path.startswith(INVOKE_PATH_PREFIX):
+            function_name = invoke_path_name(path)
+            if function_name is not None:
+                return await self._handle_invoke(request, path, function_name, gateway_request_id)
 
         match = table.match(request.method, path)
         if match is None:
@@ -151,6 +164,18 @@ class Gateway:
             request.method, path, response, started, match.route.function, lambda_request_id
         )
         return _to_web(response, match.route.api, gateway_request_id)
+
+    async def _handle_invoke(
+        self, request: web.BaseRequest, path: str, function_name: str, request_id: str
+    ) -> web.StreamResponse:
+        """Answer a request of Lambda's Invoke API and report it to on_request."""
+        started = time.perf_counter()
+        reply = await self._invoke_api.handle(request, function_name, request_id)
+        self._on_request(record_for(reply, path, started))
+        response = web.Response(status=reply.status, body=reply.body, headers=CIMultiDict(reply.headers))
+        if reply.status == 413:
+            response.force_close()
+        return response
 
     async def _call(
         self, request: HttpRequest, match: RouteMatch, gateway_request_id: str
