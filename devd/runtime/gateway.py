@@ -13,6 +13,7 @@ import json
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Awaitable, Callable, Sequence
 
 from aiohttp import web
@@ -21,6 +22,7 @@ from multidict import CIMultiDict
 from devd.errors import ConfigError
 from devd.inventory import ApiKind, Function, Route
 from devd.logs.records import Level, LogRecord, RequestRecord
+from devd.runtime.cors import apply_cors, header_value, is_preflight, preflight_response
 from devd.runtime.events import HttpRequest, build_event
 from devd.runtime.invoke import InvokeResult
 from devd.runtime.invoke_api import InvokeApi, record_for
@@ -29,6 +31,7 @@ from devd.runtime.responses import (
     MAX_REQUEST_BODY_BYTES,
     HttpResponse,
     error_response,
+    integration_timeout_response,
     map_result,
     not_found_response,
     request_too_large_response,
@@ -40,6 +43,22 @@ logger = logging.getLogger("devd.runtime.gateway")
 Invoke = Callable[[str, bytes], Awaitable[InvokeResult]]
 
 _SHUTDOWN_TIMEOUT_SECONDS = 5.0
+
+
+class IntegrationTimeout(Exception):
+    """The function did not respond within API Gateway's integration timeout."""
+
+
+@dataclass(frozen=True)
+class IntegrationLimits:
+    """API Gateway's integration timeouts in seconds: 29 s for REST APIs, 30 s for HTTP APIs."""
+
+    rest_seconds: float = 29.0
+    http_seconds: float = 30.0
+
+    def seconds(self, api: ApiKind) -> float:
+        """Return the timeout of one API kind."""
+        return self.rest_seconds if api is ApiKind.REST else self.http_seconds
 _READ_CHUNK_BYTES = 64 * 1024
 
 
@@ -55,7 +74,9 @@ class Gateway:
         port: int = 3000,
         account_id: str = "123456789012",
         region: str = "us-east-1",
+        integration_limits: IntegrationLimits | None = IntegrationLimits(),
     ) -> None:
+        """`integration_limits` None switches off the integration timeouts, for debugging."""
         self._invoke = invoke
         self._on_request = on_request
         self._on_log = on_log
@@ -64,6 +85,8 @@ class Gateway:
         self._account_id = account_id
         self._table = RouteTable.from_routes(())
         self._invoke_api = InvokeApi(invoke, on_log, region, account_id)
+        self._limits = integration_limits
+        self._abandoned: set[asyncio.Future[InvokeResult]] = set()
         self._web_server: web.Server | None = None
         self._server: asyncio.AbstractServer | None = None
 
@@ -117,6 +140,8 @@ class Gateway:
         await web_server.shutdown(_SHUTDOWN_TIMEOUT_SECONDS)
         await server.wait_closed()
         await self._invoke_api.close()
+        for invocation in list(self._abandoned):
+            invocation.cancel()
         logger.info("Gateway on %s:%s stopped", self._host, self._port)
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
@@ -134,7 +159,16 @@ class Gateway:
             if function_name is not None:
                 return await self._handle_invoke(request, path, function_name, gateway_request_id)
 
+        headers = _headers(request)
         match = table.match(request.method, path)
+        if match is None and is_preflight(request.method, headers):
+            requested = header_value(headers, "access-control-request-method") or ""
+            cors = table.cors_for(requested, path)
+            if cors is not None:
+                response = preflight_response(cors, headers)
+                self._record(request.method, path, response, started, None, gateway_request_id)
+                return _to_web(response, ApiKind.HTTP, gateway_request_id)
+
         if match is None:
             response = not_found_response(table.rest_only)
             self._record(request.method, path, response, started, None, gateway_request_id)
@@ -154,12 +188,14 @@ class Gateway:
             method=request.method,
             path=path,
             raw_query=raw_query,
-            headers=_headers(request),
+            headers=headers,
             body=body,
             source_ip=request.remote or "127.0.0.1",
             protocol=f"HTTP/{request.version.major}.{request.version.minor}",
         )
         response, lambda_request_id = await self._call(http_request, match, gateway_request_id)
+        if match.route.cors is not None:
+            response = apply_cors(response, match.route.cors, headers)
         self._record(
             request.method, path, response, started, match.route.function, lambda_request_id
         )
@@ -201,7 +237,10 @@ class Gateway:
         event_bytes = json.dumps(event, separators=(",", ":")).encode("utf-8")
 
         try:
-            result = await self._invoke(route.function, event_bytes)
+            result = await self._invoke_within_limit(route, event_bytes)
+        except IntegrationTimeout as timeout:
+            self._log(route.function, str(timeout), gateway_request_id)
+            return integration_timeout_response(route.api), gateway_request_id
         except Exception as error:  # any failure of the daemon's invoke gets the AWS error status
             logger.warning("Invocation of %s failed: %r", route.function, error)
             self._log(route.function, f"Invocation failed: {error}", gateway_request_id)
@@ -211,6 +250,30 @@ class Gateway:
         if mapped.log_message is not None:
             self._log(route.function, mapped.log_message, result.request_id)
         return mapped.response, result.request_id
+
+    async def _invoke_within_limit(self, route: Route, event_bytes: bytes) -> InvokeResult:
+        """Invoke the route's function, giving up after the API kind's integration timeout.
+
+        The invocation goes on after a timeout, as it does on AWS, and its result is dropped.
+        Raises IntegrationTimeout.
+        """
+        assert route.function is not None
+        invocation = asyncio.ensure_future(self._invoke(route.function, event_bytes))
+        if self._limits is None:
+            return await invocation
+
+        seconds = self._limits.seconds(route.api)
+        done, _ = await asyncio.wait({invocation}, timeout=seconds)
+        if invocation in done:
+            return invocation.result()
+
+        self._abandoned.add(invocation)
+        invocation.add_done_callback(_drop_abandoned(self._abandoned))
+        raise IntegrationTimeout(
+            f"The integration timed out after {seconds:g} seconds, API Gateway's limit for "
+            f"{'REST' if route.api is ApiKind.REST else 'HTTP'} APIs, so the client got "
+            f"{integration_timeout_response(route.api).status}. The function keeps running."
+        )
 
     def _record(
         self,
@@ -228,6 +291,17 @@ class Gateway:
 
     def _log(self, source: str, text: str, request_id: str) -> None:
         self._on_log(LogRecord(source=source, text=text, level=Level.ERROR, request_id=request_id))
+
+
+def _drop_abandoned(abandoned: set[asyncio.Future[InvokeResult]]) -> Callable[[asyncio.Future[InvokeResult]], None]:
+    """Return a callback that forgets a timed-out invocation and consumes its outcome."""
+
+    def drop(invocation: asyncio.Future[InvokeResult]) -> None:
+        abandoned.discard(invocation)
+        if not invocation.cancelled() and invocation.exception() is not None:
+            logger.warning("Invocation after an integration timeout failed: %r", invocation.exception())
+
+    return drop
 
 
 def _bind_error_message(host: str, port: int, error: OSError) -> str:

@@ -11,9 +11,9 @@ import aiohttp
 import pytest
 
 from devd.errors import ConfigError
-from devd.inventory import ApiKind, Route
+from devd.inventory import ApiKind, Cors, Route
 from devd.logs.records import Level, LogRecord, RequestRecord
-from devd.runtime.gateway import Gateway
+from devd.runtime.gateway import Gateway, IntegrationLimits
 from devd.runtime.invoke import InvokeResult
 
 HTTP_API = "aws_apigatewayv2_api.main"
@@ -337,3 +337,68 @@ async def test_port_in_use(running):
 
     assert f"127.0.0.1:{port}" in str(raised.value)
     assert "--port" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "body"),
+    [
+        ("/slow", 503, {"message": "Service Unavailable"}),
+        ("/rest/slow", 504, {"message": "Endpoint request timed out"}),
+    ],
+)
+async def test_integration_timeout(path, status, body):
+    fake = FakeLambda()
+    logs: list[LogRecord] = []
+    limits = IntegrationLimits(rest_seconds=0.2, http_seconds=0.2)
+    gateway = Gateway(fake, lambda record: None, logs.append, port=0, integration_limits=limits)
+    gateway.set_routes([*ROUTES, Route(ApiKind.REST, REST_API, "GET", "/rest/slow", "1.0", SLOW, "dev")])
+    await gateway.start()
+    try:
+        async with aiohttp.ClientSession(base_url=gateway.url) as session:
+            async with session.get(path) as response:
+                assert response.status == status
+                assert await response.json() == body
+    finally:
+        fake.release.set()
+        await gateway.close()
+
+    assert "timed out after 0.2 seconds" in logs[0].text
+
+
+async def test_integration_limits_switched_off():
+    fake = FakeLambda()
+    gateway = Gateway(fake, lambda record: None, lambda record: None, port=0, integration_limits=None)
+    gateway.set_routes(ROUTES)
+    await gateway.start()
+    try:
+        async with aiohttp.ClientSession(base_url=gateway.url) as session:
+            pending = asyncio.ensure_future(session.get("/slow"))
+            await asyncio.sleep(0.5)
+            assert not pending.done()
+
+            fake.release.set()
+            response = await pending
+            assert response.status == 200
+            assert await response.text() == "slow"
+            response.release()
+    finally:
+        await gateway.close()
+
+
+async def test_cors_preflight_on_http_route():
+    cors = Cors(allow_origins=("https://app.example",), allow_methods=("GET",))
+    fake = FakeLambda()
+    gateway = Gateway(fake, lambda record: None, lambda record: None, port=0)
+    gateway.set_routes([Route(ApiKind.HTTP, HTTP_API, "GET", "/items/{id}", "2.0", ECHO, "$default", cors)])
+    await gateway.start()
+    preflight = {"Origin": "https://app.example", "Access-Control-Request-Method": "GET"}
+    try:
+        async with aiohttp.ClientSession(base_url=gateway.url) as session:
+            async with session.options("/items/1", headers=preflight) as response:
+                assert response.status == 204
+                assert response.headers["Access-Control-Allow-Origin"] == "https://app.example"
+                assert response.headers["Access-Control-Allow-Methods"] == "GET"
+    finally:
+        await gateway.close()
+
+    assert fake.calls == 0
