@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import ipaddress
 import json
 import logging
 import time
@@ -43,6 +44,31 @@ logger = logging.getLogger("devd.runtime.gateway")
 Invoke = Callable[[str, bytes], Awaitable[InvokeResult]]
 
 _SHUTDOWN_TIMEOUT_SECONDS = 5.0
+
+MAX_HEADER_BYTES = 10240
+"""API Gateway's quota for the request line and header values (10240 bytes).
+
+aiohttp applies it per line and per header, and rejects a longer one with 400 before routing.
+"""
+
+
+class _OneLineErrors(logging.Filter):
+    """Turn aiohttp's tracebacks for requests it could not parse into one warning line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            # The text after the first colon quotes request bytes, which may hold a secret.
+            reason = str(getattr(error, "message", "") or error).split(":", 1)[0].strip()
+            record.msg = "Rejected a request that is not valid HTTP (%s): %s"
+            record.args = (type(error).__name__, reason or "no details")
+            record.exc_info = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+_parser_logger = logging.getLogger("devd.runtime.gateway.http")
+_parser_logger.addFilter(_OneLineErrors())
 
 
 class IntegrationTimeout(Exception):
@@ -111,7 +137,13 @@ class Gateway:
         # decompress them. With no lingering time, a connection whose body was left unread
         # (an unknown path, a body over the size limit) closes right after the response.
         web_server = web.Server(
-            self._handle, access_log=None, auto_decompress=False, lingering_time=0
+            self._handle,
+            access_log=None,
+            auto_decompress=False,
+            lingering_time=0,
+            max_line_size=MAX_HEADER_BYTES,
+            max_field_size=MAX_HEADER_BYTES,
+            logger=_parser_logger,
         )
         try:
             self._server = await loop.create_server(web_server, self._host, self._port)
@@ -120,6 +152,9 @@ class Gateway:
 
         self._web_server = web_server
         logger.info("Gateway listening on %s", self.url)
+        warning = exposure_warning(self._host)
+        if warning is not None:
+            logger.warning(warning)
 
     @property
     def url(self) -> str:
@@ -204,7 +239,7 @@ class Gateway:
     async def _handle_invoke(
         self, request: web.BaseRequest, path: str, function_name: str, request_id: str
     ) -> web.StreamResponse:
-        """Answer a request of Lambda's Invoke API and report it to on_request."""
+        """Serve one request of Lambda's Invoke API and report it to on_request."""
         started = time.perf_counter()
         reply = await self._invoke_api.handle(request, function_name, request_id)
         self._on_request(record_for(reply, path, started))
@@ -293,8 +328,26 @@ class Gateway:
         self._on_log(LogRecord(source=source, text=text, level=Level.ERROR, request_id=request_id))
 
 
+def exposure_warning(host: str) -> str | None:
+    """Return a warning when `host` accepts connections from other machines, else None.
+
+    A host name other than localhost counts as reachable, because it may resolve to any address.
+    """
+    if host == "localhost":
+        return None
+    try:
+        if ipaddress.ip_address(host.strip("[]")).is_loopback:
+            return None
+    except ValueError:
+        pass
+    return (
+        f"The gateway listens on {host}, so other machines on the network can call every "
+        "function through it. Use --host 127.0.0.1 unless you need that."
+    )
+
+
 def _drop_abandoned(abandoned: set[asyncio.Future[InvokeResult]]) -> Callable[[asyncio.Future[InvokeResult]], None]:
-    """Return a callback that forgets a timed-out invocation and consumes its outcome."""
+    """Return a callback that removes a timed-out invocation from the set and logs its failure."""
 
     def drop(invocation: asyncio.Future[InvokeResult]) -> None:
         abandoned.discard(invocation)

@@ -39,6 +39,9 @@ const SHAPES = {
 
 export const handler = async (event, context) => {
   const query = event.queryStringParameters || {};
+  if (query.shape === "huge") {
+    return { statusCode: 200, body: "A".repeat(7 * 1024 * 1024) };
+  }
   if (query.shape) {
     return SHAPES[query.shape];
   }
@@ -536,6 +539,18 @@ def test_malformed_proxy_response(http: RunningDevd, rest: RunningDevd, shape: s
     assert http_reply.body == b'{"message":"Internal Server Error"}'
     rest.wait_for_line(r"Malformed Lambda proxy response: .*" + explanation, start=start_rest)
     http.wait_for_line(r"Malformed Lambda proxy response: .*" + explanation, start=start_http)
+
+
+def test_response_over_6_mb_rejected(http: RunningDevd, rest: RunningDevd) -> None:
+    start_rest = rest.mark()
+    rest_reply = send(rest, "GET", "/dev/shapes?shape=huge")
+    http_reply = send(http, "GET", "/shapes2?shape=huge")
+
+    assert rest_reply.status == 502
+    assert rest_reply.json() == {"message": "Internal server error"}
+    assert http_reply.status == 500
+    assert http_reply.json() == {"message": "Internal Server Error"}
+    rest.wait_for_line(r"Function\.ResponseSizeTooLarge: .*6291556 bytes", start=start_rest)
 
 
 def test_v2_wraps_values_without_status(http: RunningDevd) -> None:

@@ -402,3 +402,45 @@ async def test_cors_preflight_on_http_route():
         await gateway.close()
 
     assert fake.calls == 0
+
+
+async def raw_request(url: str, request: bytes) -> bytes:
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(request)
+    await writer.drain()
+    response = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    return response
+
+
+async def test_oversized_header_rejected(running, caplog):
+    big = b"GET /items/1 HTTP/1.1\r\nHost: x\r\nAuthorization: " + b"s" * 11000 + b"\r\nConnection: close\r\n\r\n"
+
+    response = await raw_request(running.gateway.url, big)
+
+    assert response.split(b"\r\n", 1)[0].endswith(b" 400 Bad Request")
+    assert running.fake.calls == 0
+    assert "Rejected a request that is not valid HTTP (LineTooLong)" in caplog.text
+    assert "sss" not in caplog.text
+    async with running.session.get("/items/2") as after:
+        assert after.status == 200
+
+
+async def test_header_under_quota_accepted(running):
+    async with running.session.get("/items/1", headers={"X-Big": "a" * 10000}) as response:
+        event = await response.json()
+
+    assert response.status == 200
+    assert event["headers"]["x-big"] == "a" * 10000
+
+
+async def test_path_traversal_segments(running):
+    encoded = await raw_request(running.gateway.url, b"GET /items/..%2F..%2Fetc HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    dotted = await raw_request(running.gateway.url, b"GET /x/../items/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+
+    assert encoded.startswith(b"HTTP/1.1 200")
+    assert running.fake.events[0]["pathParameters"] == {"id": "../../etc"}
+    assert running.fake.events[0]["rawPath"] == "/items/..%2F..%2Fetc"
+    assert dotted.startswith(b"HTTP/1.1 404")
+    assert running.fake.calls == 1
