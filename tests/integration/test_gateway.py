@@ -86,6 +86,7 @@ class Running:
     requests: list[RequestRecord]
     logs: list[LogRecord]
     session: aiohttp.ClientSession
+    announced: list[LogRecord] = field(default_factory=list)
 
 
 @pytest.fixture
@@ -93,11 +94,16 @@ async def running():
     fake = FakeLambda()
     requests: list[RequestRecord] = []
     logs: list[LogRecord] = []
-    gateway = Gateway(fake, requests.append, logs.append, port=0)
+    announced: list[LogRecord] = []
+
+    def on_log(record: LogRecord) -> None:
+        (announced if record.level is Level.INFO else logs).append(record)
+
+    gateway = Gateway(fake, requests.append, on_log, port=0)
     gateway.set_routes(ROUTES)
     await gateway.start()
     async with aiohttp.ClientSession(base_url=gateway.url) as session:
-        yield Running(gateway, fake, requests, logs, session)
+        yield Running(gateway, fake, requests, logs, session, announced)
     await gateway.close()
 
 
@@ -362,7 +368,8 @@ async def test_integration_timeout(path, status, body):
         fake.release.set()
         await gateway.close()
 
-    assert "timed out after 0.2 seconds" in logs[0].text
+    errors = [record for record in logs if record.level is Level.ERROR]
+    assert "timed out after 0.2 seconds" in errors[0].text
 
 
 async def test_integration_limits_switched_off():
@@ -444,3 +451,43 @@ async def test_path_traversal_segments(running):
     assert running.fake.events[0]["rawPath"] == "/items/..%2F..%2Fetc"
     assert dotted.startswith(b"HTTP/1.1 404")
     assert running.fake.calls == 1
+
+
+async def test_route_urls_announced(running):
+    base = running.gateway.url
+    texts = [record.text for record in running.announced]
+
+    assert f"GET {base}/items/{{id}} -> {ECHO}" in texts
+    assert f"GET {base}/queue -> not emulated" in texts
+    assert f"ANY {base}/rest/{{name}} -> {ECHO}" in texts
+    assert len(texts) == len(ROUTES)
+
+    running.gateway.set_routes([*ROUTES, http_route("GET", "/fresh", ECHO)])
+    assert [record.text for record in running.announced[len(texts):]] == [f"GET {base}/fresh -> {ECHO}"]
+
+
+async def test_colliding_api_gets_own_port():
+    other_api = "aws_apigatewayv2_api.other"
+    fake = FakeLambda()
+    gateway = Gateway(fake, lambda record: None, lambda record: None, port=0)
+    first = http_route("GET", "/items/{id}", ECHO)
+    second = Route(ApiKind.HTTP, other_api, "GET", "/items/{id}", "2.0", COOKIES)
+    gateway.set_routes([first, second])
+    await gateway.start()
+    try:
+        urls = gateway.route_urls()
+        assert urls[first].startswith(gateway.url)
+        assert not urls[second].startswith(gateway.url)
+
+        async with aiohttp.ClientSession() as session:
+            async with session.get(urls[first].replace("{id}", "1")) as response:
+                assert (await response.json())["routeKey"] == "GET /items/{id}"
+            async with session.get(urls[second].replace("{id}", "1")) as response:
+                assert await response.text() == "ok"
+                assert response.headers.getall("Set-Cookie") == ["a=1; Path=/", "b=2"]
+
+        gateway.set_routes([first])
+        await asyncio.sleep(0.1)
+        assert set(gateway.route_urls()) == {first}
+    finally:
+        await gateway.close()
