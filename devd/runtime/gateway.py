@@ -110,6 +110,7 @@ class Gateway:
                 listener = self._listeners[group.key] = Listener(group, tables[group.key])
                 if self._running:
                     self._in_background(self._start_listener(listener))
+            listener.group = group
             listener.table = tables[group.key]
         for key in set(self._listeners) - {group.key for group in groups}:
             self._in_background(self._listeners.pop(key).close())
@@ -172,6 +173,8 @@ class Gateway:
         return self._listeners["main"]
 
     async def _start_listener(self, listener: Listener) -> None:
+        if self._listeners.get(listener.group.key) is not listener:
+            return  # set_routes removed it before this task ran
         taken = {other.port for other in self._listeners.values() if other is not listener and other.started}
         try:
             await listener.start(self._host, self._handle, taken)

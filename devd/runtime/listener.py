@@ -55,6 +55,7 @@ class Listener:
         self.table = table
         self._server: asyncio.AbstractServer | None = None
         self._web_server: web.Server | None = None
+        self._closed = False
 
     @property
     def port(self) -> int:
@@ -89,6 +90,7 @@ class Listener:
             max_field_size=MAX_HEADER_BYTES,
             logger=_parser_logger,
         )
+        self._closed = False
         loop = asyncio.get_running_loop()
         failure: tuple[int, OSError] | None = None
         for port in self._candidate_ports(taken):
@@ -98,6 +100,9 @@ class Listener:
                 failure = (port, error)
                 continue
             self._web_server = web_server
+            if self._closed:
+                # close() ran while the socket was being bound, so nothing may listen now.
+                await self.close()
             return
 
         assert failure is not None
@@ -105,6 +110,7 @@ class Listener:
 
     async def close(self) -> None:
         """Stop listening and wait up to 5 seconds for requests that are running."""
+        self._closed = True
         server, web_server = self._server, self._web_server
         self._server = self._web_server = None
         if server is None or web_server is None:

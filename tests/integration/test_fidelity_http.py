@@ -241,6 +241,7 @@ PROJECTS = {
             ("ANY /{proxy+}", "2.0"),
             ("GET /pets/{proxy+}", "2.0"),
             ("GET /pets/dog/{id}", "2.0"),
+            ("ANY /pets/dog/{id}", "2.0"),
             ("GET /pets/dog/1", "2.0"),
         ],
         cors=True,
@@ -440,7 +441,8 @@ def test_request_ids_and_times(http: RunningDevd, rest: RunningDevd) -> None:
         ("GET", "/pets/dog/2", "GET /pets/dog/{id}", {"id": "2"}),
         ("GET", "/pets/cat/1", "GET /pets/{proxy+}", {"proxy": "cat/1"}),
         ("POST", "/test/5", "ANY /{proxy+}", {"proxy": "test/5"}),
-        ("POST", "/pets/dog/1", "ANY /{proxy+}", {"proxy": "pets/dog/1"}),
+        ("POST", "/pets/dog/1", "ANY /pets/dog/{id}", {"id": "1"}),
+        ("DELETE", "/pets/dog/2", "ANY /pets/dog/{id}", {"id": "2"}),
         ("GET", "/", "$default", None),
     ],
 )
