@@ -76,7 +76,7 @@ class Listener:
     async def start(self, host: str, handler: Handler, taken: set[int]) -> None:
         """Listen on the group's port, or on a later free one when the port was not configured.
 
-        `taken` holds ports of the other listeners, which are skipped. Raises ConfigError
+        `taken` contains the ports of the other listeners, which are skipped. Raises ConfigError
         naming the address when no port could be bound.
         """
         web_server = web.Server(
