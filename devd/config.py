@@ -35,6 +35,8 @@ class Settings:
     """"native" (devd's workers), "sam" (`sam local start-api`), or "auto" (sam when a container
     engine responds)."""
     environ: Mapping[str, str] = field(default_factory=dict)
+    api_ports: Mapping[str, int] = field(default_factory=dict)
+    """The `[ports]` table: a port of its own for an API, by Terraform address."""
 
     @property
     def state_dir(self) -> Path:
@@ -43,7 +45,7 @@ class Settings:
 
 
 _FILE_KEYS = {"infra": str, "var_files": list, "host": str, "port": int, "region": str, "node": str,
-              "procfile": bool, "backend": str, "build": dict}
+              "procfile": bool, "backend": str, "build": dict, "ports": dict}
 
 
 def load_file_settings(project_root: Path) -> dict[str, Any]:
@@ -92,7 +94,8 @@ def resolve_settings(project_root: Path, *, infra: str | None = None, var_files:
         host=host or file.get("host", "127.0.0.1"), port=port_value, region=file.get("region", "us-east-1"),
         node=file.get("node", "node"), watch=watch, procfile=procfile and file.get("procfile", True),
         backend=_backend(backend or file.get("backend", "native")), environ=dict(os.environ),
-        build=parse_build_settings(file.get("build", {}), root, _settings_file_name(root)))
+        build=parse_build_settings(file.get("build", {}), root, _settings_file_name(root)),
+        api_ports=_parse_api_ports(file.get("ports", {}), _settings_file_name(root)))
 
 
 def _settings_file_name(root: Path) -> str:
@@ -120,3 +123,11 @@ def _parse_variables(items: list[str]) -> tuple[tuple[str, str], ...]:
             raise ConfigError(f"invalid --var {item!r}: write it as NAME=VALUE")
         parsed.append((name, value))
     return tuple(parsed)
+
+
+def _parse_api_ports(table: dict[str, Any], file_name: str) -> dict[str, int]:
+    """Check the `[ports]` table, which maps a Terraform API address to a port."""
+    for address, port in table.items():
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            raise ConfigError(f"{file_name}: [ports] {address!r} must be a port from 1 to 65535, got {port!r}")
+    return dict(table)

@@ -89,6 +89,21 @@ class Layer:
 
 
 @dataclass(frozen=True)
+class Cors:
+    """The `cors_configuration` of an HTTP API: what the gateway sends in CORS headers.
+
+    Origins, methods and headers may contain "*". `max_age` is in seconds, None when unset.
+    """
+
+    allow_origins: tuple[str, ...] = ()
+    allow_methods: tuple[str, ...] = ()
+    allow_headers: tuple[str, ...] = ()
+    expose_headers: tuple[str, ...] = ()
+    max_age: int | None = None
+    allow_credentials: bool = False
+
+
+@dataclass(frozen=True)
 class Route:
     """One method and path of an API, integrated with a Lambda function (or not emulated)."""
 
@@ -99,6 +114,8 @@ class Route:
     payload_version: str
     function: str | None
     stage: str | None = None
+    cors: Cors | None = None
+    """The API's CORS configuration. Only HTTP APIs have one, because REST APIs leave CORS to routes."""
 
     @property
     def key(self) -> str:

@@ -21,6 +21,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                                          "when a Terraform file could not be parsed.")
     terraform_options(ls)
     ls.add_argument("--json", action="store_true", help="print JSON for scripts")
+    ls.add_argument("--host", help="host of the route URLs, as for devd up (default 127.0.0.1)")
+    ls.add_argument("--port", type=int, help="main port of the route URLs, as for devd up (default 3000)")
     ls.add_argument("--exact", action="store_true",
                     help="take the inventory from `terraform plan` and `terraform show -json` instead of devd's "
                          "evaluator (needs an initialised Terraform directory and credentials for plan)")
@@ -47,6 +49,7 @@ def print_table(header: list[str], rows: list[list[str]]) -> None:
 
 
 def _ls(settings: Settings, as_json: bool, exact: bool = False) -> int:
+    from devd.runtime.ports import predicted_ports, route_urls
     from devd.terraform.discover import discover
     from devd.terraform.loader import TerraformOptions
     from devd.terraform.terraform_cli import exact_discover
@@ -56,10 +59,12 @@ def _ls(settings: Settings, as_json: bool, exact: bool = False) -> int:
         inventory = asyncio.run(exact_discover(options, settings.project_root))
     else:
         inventory = discover(options, settings.project_root)
+    urls = route_urls(inventory.routes, settings.host,
+                      predicted_ports(inventory.routes, settings.port, settings.api_ports))
     if as_json:
         document = {
             "functions": [_function_json(f) for f in inventory.functions],
-            "routes": [dict(asdict(r), api=r.api.value) for r in inventory.routes],
+            "routes": [dict(asdict(r), api=r.api.value, url=urls.get(r)) for r in inventory.routes],
             "problems": [asdict(p) for p in inventory.problems],
             "layers": [asdict(layer) for layer in inventory.layers],
         }
@@ -69,8 +74,9 @@ def _ls(settings: Settings, as_json: bool, exact: bool = False) -> int:
                  [[f.name, f.runtime or "image", f.handler or "-", f.source or "-"] for f in inventory.functions])
     print()
     names = {f.address: f.name for f in inventory.functions}
-    print_table(["API", "METHOD", "PATH", "FUNCTION"],
-                 [[r.api.value, r.method, r.path, names.get(r.function or "", "not emulated")] for r in inventory.routes])
+    print_table(["API", "METHOD", "PATH", "FUNCTION", "URL"],
+                 [[r.api.value, r.method, r.path, names.get(r.function or "", "not emulated"), urls.get(r, "-")]
+                  for r in inventory.routes])
     for problem in inventory.problems:
         print(f"problem: {problem}", file=sys.stderr)
     return 1 if any(problem.syntax for problem in inventory.problems) else 0

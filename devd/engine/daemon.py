@@ -74,7 +74,7 @@ class Daemon:
                                     user_commands=settings.build.user_commands,
                                     concurrency=settings.build.concurrency)
         self.gateway = Gateway(self.invoke, self._on_request, self._on_gateway_log, host=settings.host,
-                               port=settings.port)
+                               port=settings.port, region=settings.region, api_ports=settings.api_ports)
         self.watcher = Watcher(self._on_files_changed)
         self.procfile = ProcfileRunner(settings.project_root, self.publish, self._on_process_status) \
             if settings.procfile else None
@@ -98,7 +98,8 @@ class Daemon:
         self._scheduler = BuildScheduler(self._build_once)
         inventory = await self._discover()
         if await self.sam.serves():
-            self.gateway = Gateway(self.invoke, self._on_request, self._on_gateway_log, host=self.settings.host, port=0)
+            self.gateway = Gateway(self.invoke, self._on_request, self._on_gateway_log, host=self.settings.host, port=0,
+                                   region=self.settings.region, api_ports=self.settings.api_ports)
         await self.gateway.start()
         self._info(f"serving {self.gateway.url} from {self.settings.infra_dir}")
         self._apply_inventory(inventory, first=True)
@@ -253,6 +254,7 @@ class Daemon:
                 self._info(str(problem), Level.WARNING)
         for address in diff.removed:
             self._forget(address)
+        self.gateway.set_functions(inventory.functions)
         try:
             self.gateway.set_routes(inventory.routes)
         except ConfigError as error:

@@ -1,48 +1,60 @@
-"""The local API Gateway: an aiohttp server that turns requests into Lambda invocations.
+"""The local API Gateway: aiohttp servers that turn requests into Lambda invocations.
 
-The pure modules do the work: routing selects the route, events builds the event, and
-responses maps the result back. This module reads the socket, calls `invoke`, and reports
-each request it responds to, and each problem, to the daemon through callbacks.
+The pure modules do the work: routing selects the route, events builds the event, ports
+groups the APIs by port, and responses maps the result back. This module reads the sockets,
+calls `invoke`, and reports each request it responds to, and each problem, to the daemon
+through callbacks.
 """
 
 from __future__ import annotations
 
 import asyncio
-import errno
 import json
 import logging
 import time
 import uuid
-from typing import Awaitable, Callable, Sequence
+from typing import Awaitable, Callable, Mapping, Sequence
 
 from aiohttp import web
 from multidict import CIMultiDict
 
 from devd.errors import ConfigError
-from devd.inventory import ApiKind, Route
+from devd.inventory import ApiKind, Function, Route
 from devd.logs.records import Level, LogRecord, RequestRecord
+from devd.runtime.cors import apply_cors, header_value, is_preflight, preflight_response
 from devd.runtime.events import HttpRequest, build_event
+from devd.runtime.http_io import read_body, request_headers, split_target, to_web
 from devd.runtime.invoke import InvokeResult
+from devd.runtime.invoke_api import InvokeApi, record_for
+from devd.runtime.invoke_names import INVOKE_PATH_PREFIX, invoke_path_name
+from devd.runtime.limits import (
+    IntegrationLimits,
+    IntegrationTimeout,
+    drop_abandoned,
+    exposure_warning,
+)
+from devd.runtime.listener import MAX_HEADER_BYTES, Listener
+from devd.runtime.ports import PortGroup, plan_ports, route_urls
 from devd.runtime.responses import (
-    MAX_REQUEST_BODY_BYTES,
     HttpResponse,
     error_response,
+    integration_timeout_response,
     map_result,
     not_found_response,
     request_too_large_response,
 )
 from devd.runtime.routing import RouteMatch, RouteTable
 
+__all__ = ["Gateway", "IntegrationLimits", "MAX_HEADER_BYTES", "exposure_warning"]
+
 logger = logging.getLogger("devd.runtime.gateway")
 
 Invoke = Callable[[str, bytes], Awaitable[InvokeResult]]
 
-_SHUTDOWN_TIMEOUT_SECONDS = 5.0
-_READ_CHUNK_BYTES = 64 * 1024
-
 
 class Gateway:
-    """An HTTP server on one port that serves every route of the inventory."""
+    """HTTP servers that serve every route of the inventory: one port, plus one per API that
+    needs its own (see `devd.runtime.ports`)."""
 
     def __init__(
         self,
@@ -52,65 +64,152 @@ class Gateway:
         host: str = "127.0.0.1",
         port: int = 3000,
         account_id: str = "123456789012",
+        region: str = "us-east-1",
+        integration_limits: IntegrationLimits | None = IntegrationLimits(),
+        api_ports: Mapping[str, int] | None = None,
     ) -> None:
+        """`integration_limits` None switches off the integration timeouts, for debugging.
+        `api_ports` maps a Terraform API address to a port of its own."""
         self._invoke = invoke
         self._on_request = on_request
         self._on_log = on_log
         self._host = host
         self._port = port
         self._account_id = account_id
-        self._table = RouteTable.from_routes(())
-        self._web_server: web.Server | None = None
-        self._server: asyncio.AbstractServer | None = None
+        self._api_ports = dict(api_ports or {})
+        self._invoke_api = InvokeApi(invoke, on_log, region, account_id)
+        self._limits = integration_limits
+        self._abandoned: set[asyncio.Future[InvokeResult]] = set()
+        main = PortGroup(port, frozenset(), main=True)
+        self._listeners: dict[str, Listener] = {main.key: Listener(main, RouteTable.from_routes(()))}
+        self._routes: tuple[Route, ...] = ()
+        self._names: dict[str, str] = {}
+        self._announced: dict[Route, str] = {}
+        self._changes: set[asyncio.Task[None]] = set()
+        self._running = False
 
     def set_routes(self, routes: Sequence[Route]) -> None:
-        """Replace the route table. Requests already running finish on the old table.
+        """Replace the route tables. Requests already running finish on the old tables.
 
-        Raises ConfigError for an invalid route path, and keeps the old table in that case.
+        APIs that need a port of their own get a new listener, started in the background.
+        Raises ConfigError for an invalid route path, and keeps the old tables in that case.
         """
-        self._table = RouteTable.from_routes(routes)
+        groups = plan_ports(routes, self._port, self._api_ports)
+        on_own = set().union(*(group.apis for group in groups if not group.main))
+        tables = {
+            group.key: RouteTable.from_routes(
+                r for r in routes if (r.api_address not in on_own if group.main else r.api_address in group.apis)
+            )
+            for group in groups
+        }
+
+        self._routes = tuple(routes)
+        for group in groups:
+            listener = self._listeners.get(group.key)
+            if listener is None:
+                listener = self._listeners[group.key] = Listener(group, tables[group.key])
+                if self._running:
+                    self._in_background(self._start_listener(listener))
+            listener.group = group
+            listener.table = tables[group.key]
+        for key in set(self._listeners) - {group.key for group in groups}:
+            self._in_background(self._listeners.pop(key).close())
+        if self._running:
+            self._announce()
+
+    def set_functions(self, functions: Sequence[Function]) -> None:
+        """Replace the functions that Lambda's Invoke API can call by name."""
+        self._invoke_api.set_functions(functions)
+        self._names = {function.address: function.name for function in functions}
 
     async def start(self) -> None:
-        """Listen on host:port. Raises ConfigError naming the address when binding fails."""
-        if self._server is not None:
+        """Listen on host:port, and on the ports of APIs that need their own.
+
+        Raises ConfigError naming the address when the main port cannot be bound. A failure on
+        another port is logged, and the APIs of that port are not served.
+        """
+        if self._running:
             return
 
-        loop = asyncio.get_running_loop()
-        # API Gateway passes compressed request bodies through as they are, so aiohttp must not
-        # decompress them. With no lingering time, a connection whose body was left unread
-        # (an unknown path, a body over the size limit) closes right after the response.
-        web_server = web.Server(
-            self._handle, access_log=None, auto_decompress=False, lingering_time=0
-        )
-        try:
-            self._server = await loop.create_server(web_server, self._host, self._port)
-        except OSError as error:
-            raise ConfigError(_bind_error_message(self._host, self._port, error)) from error
-
-        self._web_server = web_server
+        await self._main.start(self._host, self._handle, set())
+        self._running = True
         logger.info("Gateway listening on %s", self.url)
+        warning = exposure_warning(self._host)
+        if warning is not None:
+            logger.warning(warning)
+
+        for listener in list(self._listeners.values()):
+            if not listener.started:
+                await self._start_listener(listener)
+        self._announce()
 
     @property
     def url(self) -> str:
-        """The base URL, with the port the system chose when the gateway was created with 0."""
-        port = self._port
-        if self._server is not None and self._server.sockets:
-            port = self._server.sockets[0].getsockname()[1]
-        return f"http://{self._host}:{port}"
+        """The base URL of the main port, with the port the system chose when it was 0."""
+        return f"http://{self._host}:{self._main.port}"
+
+    def route_urls(self) -> dict[Route, str]:
+        """Return the local URL of every route, on the port that serves its API."""
+        ports = {api: listener.port for listener in self._listeners.values() for api in listener.group.apis}
+        for route in self._routes:
+            ports.setdefault(route.api_address, self._main.port)
+        return route_urls(self._routes, self._host, ports)
 
     async def close(self) -> None:
         """Stop listening and wait up to 5 seconds for requests that are running."""
-        server, web_server = self._server, self._web_server
-        self._server = self._web_server = None
-        if server is None or web_server is None:
+        if not self._running:
             return
 
-        server.close()
-        await web_server.shutdown(_SHUTDOWN_TIMEOUT_SECONDS)
-        await server.wait_closed()
+        self._running = False
+        await asyncio.gather(*self._changes, return_exceptions=True)
+        await asyncio.gather(*(listener.close() for listener in self._listeners.values()))
+        await self._invoke_api.close()
+        for invocation in list(self._abandoned):
+            invocation.cancel()
         logger.info("Gateway on %s:%s stopped", self._host, self._port)
 
-    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+    @property
+    def _main(self) -> Listener:
+        return self._listeners["main"]
+
+    async def _start_listener(self, listener: Listener) -> None:
+        if self._listeners.get(listener.group.key) is not listener:
+            return  # set_routes removed it before this task ran
+        taken = {other.port for other in self._listeners.values() if other is not listener and other.started}
+        try:
+            await listener.start(self._host, self._handle, taken)
+        except ConfigError as error:
+            apis = ", ".join(sorted(listener.group.apis))
+            self._log("devd", f"{error} The routes of {apis} are not served.", "")
+            return
+        if not listener.group.main:
+            self._announce()
+
+    def _in_background(self, coroutine: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._changes.add(task)
+        task.add_done_callback(self._changes.discard)
+
+    def _announce(self) -> None:
+        """Log the local URL of each route whose URL is new since the last announcement."""
+        started = {api for listener in self._listeners.values() if listener.started for api in listener.group.apis}
+        current = {
+            route: url
+            for route, url in self.route_urls().items()
+            if route.api_address in started or self._main.started and route.api_address not in self._own_apis()
+        }
+        for route, url in current.items():
+            if self._announced.get(route) == url:
+                continue
+            target = self._names.get(route.function, route.function) if route.function else "not emulated"
+            text = f"{route.method} {url} -> {target}"
+            self._on_log(LogRecord(source="devd", text=text, level=Level.INFO))
+        self._announced = current
+
+    def _own_apis(self) -> set[str]:
+        return {api for listener in self._listeners.values() if not listener.group.main for api in listener.group.apis}
+
+    async def _handle(self, request: web.BaseRequest, listener: Listener) -> web.StreamResponse:
         """Respond to one request and report it to on_request exactly once.
 
         The record carries the Lambda request id when the function ran, so that it lines up
@@ -118,22 +217,35 @@ class Gateway:
         """
         started = time.perf_counter()
         gateway_request_id = str(uuid.uuid4())
-        table = self._table
-        path, raw_query = _split_target(request)
+        table = listener.table
+        path, raw_query = split_target(request)
+        if request.method == "POST" and path.startswith(INVOKE_PATH_PREFIX):
+            function_name = invoke_path_name(path)
+            if function_name is not None:
+                return await self._handle_invoke(request, path, function_name, gateway_request_id)
 
+        headers = request_headers(request)
         match = table.match(request.method, path)
+        if match is None and is_preflight(request.method, headers):
+            requested = header_value(headers, "access-control-request-method") or ""
+            cors = table.cors_for(requested, path)
+            if cors is not None:
+                response = preflight_response(cors, headers)
+                self._record(request.method, path, response, started, None, gateway_request_id)
+                return to_web(response, ApiKind.HTTP, gateway_request_id)
+
         if match is None:
             response = not_found_response(table.rest_only)
             self._record(request.method, path, response, started, None, gateway_request_id)
             api = ApiKind.REST if table.rest_only else None
-            return _to_web(response, api, gateway_request_id)
+            return to_web(response, api, gateway_request_id)
 
-        body = await _read_body(request)
+        body = await read_body(request)
         if body is None:
             response = request_too_large_response()
             function = match.route.function
             self._record(request.method, path, response, started, function, gateway_request_id)
-            web_response = _to_web(response, match.route.api, gateway_request_id)
+            web_response = to_web(response, match.route.api, gateway_request_id)
             web_response.force_close()
             return web_response
 
@@ -141,16 +253,30 @@ class Gateway:
             method=request.method,
             path=path,
             raw_query=raw_query,
-            headers=_headers(request),
+            headers=headers,
             body=body,
             source_ip=request.remote or "127.0.0.1",
             protocol=f"HTTP/{request.version.major}.{request.version.minor}",
         )
         response, lambda_request_id = await self._call(http_request, match, gateway_request_id)
+        if match.route.cors is not None:
+            response = apply_cors(response, match.route.cors, headers)
         self._record(
             request.method, path, response, started, match.route.function, lambda_request_id
         )
-        return _to_web(response, match.route.api, gateway_request_id)
+        return to_web(response, match.route.api, gateway_request_id)
+
+    async def _handle_invoke(
+        self, request: web.BaseRequest, path: str, function_name: str, request_id: str
+    ) -> web.StreamResponse:
+        """Serve one request of Lambda's Invoke API and report it to on_request."""
+        started = time.perf_counter()
+        reply = await self._invoke_api.handle(request, function_name, request_id)
+        self._on_request(record_for(reply, path, started))
+        response = web.Response(status=reply.status, body=reply.body, headers=CIMultiDict(reply.headers))
+        if reply.status == 413:
+            response.force_close()
+        return response
 
     async def _call(
         self, request: HttpRequest, match: RouteMatch, gateway_request_id: str
@@ -176,7 +302,10 @@ class Gateway:
         event_bytes = json.dumps(event, separators=(",", ":")).encode("utf-8")
 
         try:
-            result = await self._invoke(route.function, event_bytes)
+            result = await self._invoke_within_limit(route, event_bytes)
+        except IntegrationTimeout as timeout:
+            self._log(route.function, str(timeout), gateway_request_id)
+            return integration_timeout_response(route.api), gateway_request_id
         except Exception as error:  # any failure of the daemon's invoke gets the AWS error status
             logger.warning("Invocation of %s failed: %r", route.function, error)
             self._log(route.function, f"Invocation failed: {error}", gateway_request_id)
@@ -186,6 +315,30 @@ class Gateway:
         if mapped.log_message is not None:
             self._log(route.function, mapped.log_message, result.request_id)
         return mapped.response, result.request_id
+
+    async def _invoke_within_limit(self, route: Route, event_bytes: bytes) -> InvokeResult:
+        """Invoke the route's function, giving up after the API kind's integration timeout.
+
+        The invocation goes on after a timeout, as it does on AWS, and its result is dropped.
+        Raises IntegrationTimeout.
+        """
+        assert route.function is not None
+        invocation = asyncio.ensure_future(self._invoke(route.function, event_bytes))
+        if self._limits is None:
+            return await invocation
+
+        seconds = self._limits.seconds(route.api)
+        done, _ = await asyncio.wait({invocation}, timeout=seconds)
+        if invocation in done:
+            return invocation.result()
+
+        self._abandoned.add(invocation)
+        invocation.add_done_callback(drop_abandoned(self._abandoned))
+        raise IntegrationTimeout(
+            f"The integration timed out after {seconds:g} seconds, API Gateway's limit for "
+            f"{'REST' if route.api is ApiKind.REST else 'HTTP'} APIs, so the client got "
+            f"{integration_timeout_response(route.api).status}. The function keeps running."
+        )
 
     def _record(
         self,
@@ -203,75 +356,3 @@ class Gateway:
 
     def _log(self, source: str, text: str, request_id: str) -> None:
         self._on_log(LogRecord(source=source, text=text, level=Level.ERROR, request_id=request_id))
-
-
-def _bind_error_message(host: str, port: int, error: OSError) -> str:
-    if error.errno == errno.EADDRINUSE:
-        return (
-            f"Cannot listen on {host}:{port} because the address is already in use. "
-            "Stop the process that uses it, or choose another port with --port."
-        )
-    return (
-        f"Cannot listen on {host}:{port}: {error.strerror or error}. "
-        "Choose another port with --port."
-    )
-
-
-def _split_target(request: web.BaseRequest) -> tuple[str, str]:
-    """Return the path as sent (percent-encoded) and the raw query string."""
-    target = request.raw_path
-    if not target.startswith("/"):
-        url = request.rel_url
-        return _clean_text(url.raw_path), _clean_text(url.raw_query_string)
-
-    target = target.split("#", 1)[0]
-    path, _, raw_query = target.partition("?")
-    return _clean_text(path), _clean_text(raw_query)
-
-
-def _clean_text(text: str) -> str:
-    """Replace bytes that were not valid UTF-8 with U+FFFD.
-
-    aiohttp's pure-Python parser keeps such bytes as lone surrogates. Its C parser rejects
-    them in the request line with 400 before the handler runs.
-    """
-    if text.isascii():
-        return text
-    try:
-        raw = text.encode("utf-8", errors="surrogateescape")
-    except UnicodeEncodeError:
-        raw = text.encode("utf-8", errors="replace")
-    return raw.decode("utf-8", errors="replace")
-
-
-def _headers(request: web.BaseRequest) -> tuple[tuple[str, str], ...]:
-    return tuple(
-        (name.decode("latin-1"), value.decode("utf-8", errors="replace"))
-        for name, value in request.raw_headers
-    )
-
-
-async def _read_body(request: web.BaseRequest) -> bytes | None:
-    """Read the request body, or return None when it is over MAX_REQUEST_BODY_BYTES."""
-    declared = request.content_length
-    if declared is not None and declared > MAX_REQUEST_BODY_BYTES:
-        return None
-
-    chunks = []
-    size = 0
-    async for chunk in request.content.iter_chunked(_READ_CHUNK_BYTES):
-        size += len(chunk)
-        if size > MAX_REQUEST_BODY_BYTES:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _to_web(response: HttpResponse, api: ApiKind | None, request_id: str) -> web.Response:
-    """Build the aiohttp response, with the request id header that the API kind sends."""
-    headers = CIMultiDict(response.headers)
-    if api is ApiKind.REST:
-        headers.add("x-amzn-RequestId", request_id)
-    else:
-        headers.add("apigw-requestid", request_id)
-    return web.Response(status=response.status, body=response.body, headers=headers)

@@ -93,6 +93,16 @@ def error_response(api: ApiKind) -> HttpResponse:
     return _json_response(500, _HTTP_ERROR_BODY)
 
 
+def integration_timeout_response(api: ApiKind) -> HttpResponse:
+    """Return API Gateway's response when the integration timed out.
+
+    REST APIs respond 504 "Endpoint request timed out" and HTTP APIs 503 "Service Unavailable".
+    """
+    if api is ApiKind.REST:
+        return _json_response(504, b'{"message": "Endpoint request timed out"}')
+    return _json_response(503, b'{"message":"Service Unavailable"}')
+
+
 def not_found_response(rest_only: bool) -> HttpResponse:
     """Return the response for a request that no route matches.
 

@@ -7,7 +7,8 @@ method beats ANY on the same path. Declaration order never decides, because even
 duplicates are ordered by API address.
 
 REST routes that carry a stage are served both at `/STAGE/path` and at `/path`, and the
-match's `path` never contains the stage.
+match's `path` never contains the stage. HTTP API routes of a stage other than `$default` are
+served only at `/STAGE/path`, and their `path` keeps the stage, as `rawPath` does on AWS.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from typing import Iterable, Sequence
 from urllib.parse import unquote
 
 from devd.errors import ConfigError
-from devd.inventory import ApiKind, Route
+from devd.inventory import ApiKind, Cors, Route
 
 DEFAULT_ROUTE_PATH = "$default"
+DEFAULT_STAGE = "$default"
 ANY_METHOD = "ANY"
 
 _LITERAL_RANK = 0
@@ -31,8 +33,8 @@ _GREEDY_RANK = 2
 class RouteMatch:
     """The route that serves a request, with its URL-decoded path parameters.
 
-    `path` is the request path as sent (still percent-encoded), without the query string and
-    without the stage prefix when the request used `/STAGE/path`.
+    `path` is the request path as sent (still percent-encoded), without the query string. A
+    REST match drops the `/STAGE` prefix from it, and an HTTP API match keeps it.
     """
 
     route: Route
@@ -116,32 +118,43 @@ class RouteTable:
     _index: _MethodIndex
     _stages: dict[str, _MethodIndex]
     _defaults: tuple[Route, ...] = field(default=())
+    _staged_defaults: dict[str, Route] = field(default_factory=dict)
+    _fallbacks: dict[str, _MethodIndex] = field(default_factory=dict)
 
     @classmethod
     def from_routes(cls, routes: Iterable[Route]) -> RouteTable:
         """Compile the routes. Raises ConfigError when a greedy variable is not the last segment."""
         all_routes = tuple(routes)
-        defaults = tuple(
-            sorted(
-                (r for r in all_routes if r.path == DEFAULT_ROUTE_PATH),
-                key=lambda r: r.api_address,
-            )
+        by_address = sorted(
+            (r for r in all_routes if r.path == DEFAULT_ROUTE_PATH), key=lambda r: r.api_address
         )
-        patterns = [_compile(r) for r in all_routes if r.path != DEFAULT_ROUTE_PATH]
+        defaults = tuple(r for r in by_address if not _prefix_only(r))
+        staged_defaults: dict[str, Route] = {}
+        for route in by_address:
+            if _prefix_only(route) and route.stage is not None:
+                staged_defaults.setdefault(route.stage, route)
 
-        # NOTE: only REST stages get a URL prefix. HTTP API routes of a named stage are served at
-        # /path, where AWS would serve them at /STAGE/path.
+        patterns = [_compile(r) for r in all_routes if r.path != DEFAULT_ROUTE_PATH]
         stages: dict[str, list[_Pattern]] = {}
         for pattern in patterns:
-            route = pattern.route
-            if route.api is ApiKind.REST and route.stage:
-                stages.setdefault(route.stage, []).append(pattern)
+            stage = _url_stage(pattern.route)
+            if stage is not None:
+                stages.setdefault(stage, []).append(pattern)
 
+        unprefixed = [p for p in patterns if not _prefix_only(p.route)]
+        # A request under /STAGE/ that the stage's routes do not serve is not retried on the
+        # same REST API without the prefix, so GET /dev never reaches its {proxy+} as "dev".
+        fallbacks = {
+            stage: _MethodIndex.build(p for p in unprefixed if _url_stage(p.route) != stage)
+            for stage in stages.keys() | staged_defaults.keys()
+        }
         return cls(
             routes=all_routes,
-            _index=_MethodIndex.build(patterns),
+            _index=_MethodIndex.build(unprefixed),
             _stages={stage: _MethodIndex.build(staged) for stage, staged in stages.items()},
             _defaults=defaults,
+            _staged_defaults=staged_defaults,
+            _fallbacks=fallbacks,
         )
 
     @property
@@ -149,19 +162,41 @@ class RouteTable:
         """True when the table has routes and every one of them belongs to a REST API."""
         return bool(self.routes) and all(route.api is ApiKind.REST for route in self.routes)
 
+    def cors_for(self, method: str, path: str) -> Cors | None:
+        """Return the CORS configuration that applies to a preflight for `method` on `path`.
+
+        It is the configuration of the API whose route would serve the request (None for a
+        REST route). When no route serves it, it is the first configuration by API address.
+        """
+        found = self.match(method or ANY_METHOD, path)
+        if found is not None:
+            return found.route.cors
+
+        configured = sorted(
+            (route for route in self.routes if route.cors is not None),
+            key=lambda route: route.api_address,
+        )
+        return configured[0].cors if configured else None
+
     def match(self, method: str, path: str) -> RouteMatch | None:
         """Select the route for a request. `path` is percent-encoded and has no query string."""
         method = method.upper()
         raw_segments = _split(path)
         segments = [unquote(segment, errors="replace") for segment in raw_segments]
 
-        if segments and segments[0] in self._stages:
-            found = self._stages[segments[0]].match(method, segments[1:])
+        index = self._index
+        if segments and segments[0] in self._fallbacks:
+            stage = segments[0]
+            found = self._stages[stage].match(method, segments[1:]) if stage in self._stages else None
             if found is not None:
                 route, parameters = found
-                return RouteMatch(route, parameters, _strip_stage(path, raw_segments[0]))
+                match_path = path if _prefix_only(route) else _strip_stage(path, raw_segments[0])
+                return RouteMatch(route, parameters, match_path)
+            if stage in self._staged_defaults:
+                return RouteMatch(self._staged_defaults[stage], {}, path)
+            index = self._fallbacks[stage]
 
-        found = self._index.match(method, segments)
+        found = index.match(method, segments)
         if found is not None:
             route, parameters = found
             return RouteMatch(route, parameters, path)
@@ -184,6 +219,20 @@ def _split(path: str) -> list[str]:
     if not trimmed:
         return []
     return trimmed.split("/")
+
+
+def _url_stage(route: Route) -> str | None:
+    """Return the stage that prefixes the route's URLs, or None for the $default stage."""
+    if route.api is ApiKind.REST:
+        return route.stage or None
+    if route.stage and route.stage != DEFAULT_STAGE:
+        return route.stage
+    return None
+
+
+def _prefix_only(route: Route) -> bool:
+    """Tell whether a route is served only under /STAGE/: HTTP API routes of a named stage."""
+    return route.api is ApiKind.HTTP and _url_stage(route) is not None
 
 
 def _strip_stage(path: str, raw_stage: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable
 
 import yaml
 
-from devd.inventory import ApiKind, Function, Problem, Route
+from devd.inventory import ApiKind, Cors, Function, Problem, Route
 from devd.terraform.modules import ResourceInstance
 from devd.terraform.values import Unknown
 
@@ -111,6 +111,7 @@ class RouteCollector:
     def _http_routes(self) -> list[Route]:
         routes: list[Route] = []
         stages = self._http_stages()
+        cors: dict[str, Cors | None] = {}
         for route in self._of_type("aws_apigatewayv2_route"):
             api = self._target(route.get("api_id"), "aws_apigatewayv2_api")
             key = route.get("route_key")
@@ -127,9 +128,21 @@ class RouteCollector:
                 self._problem(f"{route.address} does not invoke a known Lambda function; "
                               "devd lists it as not emulated", route)
             method, _, path = key.partition(" ") if key != "$default" else ("ANY", "", "$default")
+            if api.address not in cors:
+                cors[api.address] = self._cors(api)
             routes.append(Route(ApiKind.HTTP, api.address, method.upper(), path, str(version), function,
-                                stages.get(api.address, "$default")))
+                                stages.get(api.address, "$default"), cors[api.address]))
         return routes
+
+    def _cors(self, api: ResourceInstance) -> Cors | None:
+        blocks = api.nested("cors_configuration")
+        if not blocks:
+            return None
+        cors = cors_from_block(blocks[0])
+        if cors is None:
+            self._problem(f"the cors_configuration of {api.address} is not known before apply; "
+                          "devd sends no CORS headers for it", api)
+        return cors
 
     def _http_stages(self) -> dict[str, str]:
         stages: dict[str, str] = {}
@@ -217,3 +230,20 @@ def openapi_operations(document: dict) -> list[tuple[str, str, dict]]:
             integration = operation.get("x-amazon-apigateway-integration")
             found.append((path, method, integration if isinstance(integration, dict) else {}))
     return found
+
+
+def cors_from_block(block: dict[str, Any]) -> Cors | None:
+    """Return the Cors of an evaluated `cors_configuration` block, or None when a value is unknown."""
+    lists = {}
+    for name in ("allow_origins", "allow_methods", "allow_headers", "expose_headers"):
+        value = block.get(name) or []
+        if isinstance(value, Unknown) or not isinstance(value, (list, tuple)):
+            return None
+        lists[name] = tuple(str(item) for item in value)
+
+    max_age = block.get("max_age")
+    credentials = block.get("allow_credentials") or False
+    if isinstance(max_age, Unknown) or isinstance(credentials, Unknown):
+        return None
+    return Cors(**lists, max_age=int(max_age) if max_age is not None else None,
+                allow_credentials=credentials is True or str(credentials).lower() == "true")

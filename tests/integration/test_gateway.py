@@ -11,9 +11,9 @@ import aiohttp
 import pytest
 
 from devd.errors import ConfigError
-from devd.inventory import ApiKind, Route
+from devd.inventory import ApiKind, Cors, Route
 from devd.logs.records import Level, LogRecord, RequestRecord
-from devd.runtime.gateway import Gateway
+from devd.runtime.gateway import Gateway, IntegrationLimits
 from devd.runtime.invoke import InvokeResult
 
 HTTP_API = "aws_apigatewayv2_api.main"
@@ -86,6 +86,7 @@ class Running:
     requests: list[RequestRecord]
     logs: list[LogRecord]
     session: aiohttp.ClientSession
+    announced: list[LogRecord] = field(default_factory=list)
 
 
 @pytest.fixture
@@ -93,11 +94,16 @@ async def running():
     fake = FakeLambda()
     requests: list[RequestRecord] = []
     logs: list[LogRecord] = []
-    gateway = Gateway(fake, requests.append, logs.append, port=0)
+    announced: list[LogRecord] = []
+
+    def on_log(record: LogRecord) -> None:
+        (announced if record.level is Level.INFO else logs).append(record)
+
+    gateway = Gateway(fake, requests.append, on_log, port=0)
     gateway.set_routes(ROUTES)
     await gateway.start()
     async with aiohttp.ClientSession(base_url=gateway.url) as session:
-        yield Running(gateway, fake, requests, logs, session)
+        yield Running(gateway, fake, requests, logs, session, announced)
     await gateway.close()
 
 
@@ -337,3 +343,151 @@ async def test_port_in_use(running):
 
     assert f"127.0.0.1:{port}" in str(raised.value)
     assert "--port" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "body"),
+    [
+        ("/slow", 503, {"message": "Service Unavailable"}),
+        ("/rest/slow", 504, {"message": "Endpoint request timed out"}),
+    ],
+)
+async def test_integration_timeout(path, status, body):
+    fake = FakeLambda()
+    logs: list[LogRecord] = []
+    limits = IntegrationLimits(rest_seconds=0.2, http_seconds=0.2)
+    gateway = Gateway(fake, lambda record: None, logs.append, port=0, integration_limits=limits)
+    gateway.set_routes([*ROUTES, Route(ApiKind.REST, REST_API, "GET", "/rest/slow", "1.0", SLOW, "dev")])
+    await gateway.start()
+    try:
+        async with aiohttp.ClientSession(base_url=gateway.url) as session:
+            async with session.get(path) as response:
+                assert response.status == status
+                assert await response.json() == body
+    finally:
+        fake.release.set()
+        await gateway.close()
+
+    errors = [record for record in logs if record.level is Level.ERROR]
+    assert "timed out after 0.2 seconds" in errors[0].text
+
+
+async def test_integration_limits_switched_off():
+    fake = FakeLambda()
+    gateway = Gateway(fake, lambda record: None, lambda record: None, port=0, integration_limits=None)
+    gateway.set_routes(ROUTES)
+    await gateway.start()
+    try:
+        async with aiohttp.ClientSession(base_url=gateway.url) as session:
+            pending = asyncio.ensure_future(session.get("/slow"))
+            await asyncio.sleep(0.5)
+            assert not pending.done()
+
+            fake.release.set()
+            response = await pending
+            assert response.status == 200
+            assert await response.text() == "slow"
+            response.release()
+    finally:
+        await gateway.close()
+
+
+async def test_cors_preflight_on_http_route():
+    cors = Cors(allow_origins=("https://app.example",), allow_methods=("GET",))
+    fake = FakeLambda()
+    gateway = Gateway(fake, lambda record: None, lambda record: None, port=0)
+    gateway.set_routes([Route(ApiKind.HTTP, HTTP_API, "GET", "/items/{id}", "2.0", ECHO, "$default", cors)])
+    await gateway.start()
+    preflight = {"Origin": "https://app.example", "Access-Control-Request-Method": "GET"}
+    try:
+        async with aiohttp.ClientSession(base_url=gateway.url) as session:
+            async with session.options("/items/1", headers=preflight) as response:
+                assert response.status == 204
+                assert response.headers["Access-Control-Allow-Origin"] == "https://app.example"
+                assert response.headers["Access-Control-Allow-Methods"] == "GET"
+    finally:
+        await gateway.close()
+
+    assert fake.calls == 0
+
+
+async def raw_request(url: str, request: bytes) -> bytes:
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(request)
+    await writer.drain()
+    response = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    return response
+
+
+async def test_oversized_header_rejected(running, caplog):
+    big = b"GET /items/1 HTTP/1.1\r\nHost: x\r\nAuthorization: " + b"s" * 11000 + b"\r\nConnection: close\r\n\r\n"
+
+    response = await raw_request(running.gateway.url, big)
+
+    assert response.split(b"\r\n", 1)[0].endswith(b" 400 Bad Request")
+    assert running.fake.calls == 0
+    assert "Rejected a request that is not valid HTTP (LineTooLong)" in caplog.text
+    assert "sss" not in caplog.text
+    async with running.session.get("/items/2") as after:
+        assert after.status == 200
+
+
+async def test_header_under_quota_accepted(running):
+    async with running.session.get("/items/1", headers={"X-Big": "a" * 10000}) as response:
+        event = await response.json()
+
+    assert response.status == 200
+    assert event["headers"]["x-big"] == "a" * 10000
+
+
+async def test_path_traversal_segments(running):
+    encoded = await raw_request(running.gateway.url, b"GET /items/..%2F..%2Fetc HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    dotted = await raw_request(running.gateway.url, b"GET /x/../items/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+
+    assert encoded.startswith(b"HTTP/1.1 200")
+    assert running.fake.events[0]["pathParameters"] == {"id": "../../etc"}
+    assert running.fake.events[0]["rawPath"] == "/items/..%2F..%2Fetc"
+    assert dotted.startswith(b"HTTP/1.1 404")
+    assert running.fake.calls == 1
+
+
+async def test_route_urls_announced(running):
+    base = running.gateway.url
+    texts = [record.text for record in running.announced]
+
+    assert f"GET {base}/items/{{id}} -> {ECHO}" in texts
+    assert f"GET {base}/queue -> not emulated" in texts
+    assert f"ANY {base}/rest/{{name}} -> {ECHO}" in texts
+    assert len(texts) == len(ROUTES)
+
+    running.gateway.set_routes([*ROUTES, http_route("GET", "/fresh", ECHO)])
+    assert [record.text for record in running.announced[len(texts):]] == [f"GET {base}/fresh -> {ECHO}"]
+
+
+async def test_colliding_api_gets_own_port():
+    other_api = "aws_apigatewayv2_api.other"
+    fake = FakeLambda()
+    gateway = Gateway(fake, lambda record: None, lambda record: None, port=0)
+    first = http_route("GET", "/items/{id}", ECHO)
+    second = Route(ApiKind.HTTP, other_api, "GET", "/items/{id}", "2.0", COOKIES)
+    gateway.set_routes([first, second])
+    await gateway.start()
+    try:
+        urls = gateway.route_urls()
+        assert urls[first].startswith(gateway.url)
+        assert not urls[second].startswith(gateway.url)
+
+        async with aiohttp.ClientSession() as session:
+            async with session.get(urls[first].replace("{id}", "1")) as response:
+                assert (await response.json())["routeKey"] == "GET /items/{id}"
+            async with session.get(urls[second].replace("{id}", "1")) as response:
+                assert await response.text() == "ok"
+                assert response.headers.getall("Set-Cookie") == ["a=1; Path=/", "b=2"]
+
+        gateway.set_routes([first])
+        await asyncio.sleep(0.1)
+        assert set(gateway.route_urls()) == {first}
+    finally:
+        await gateway.close()

@@ -63,3 +63,61 @@ def test_ls_exact_needs_init(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
     assert main(["-C", str(tmp_path), "ls", "--exact"]) == 2
     assert f"{infra} is not initialised: run `terraform init` in {infra}" in capsys.readouterr().err
+
+
+TWO_APIS = """
+resource "aws_lambda_function" "fn" {
+  function_name = "fn"
+  role          = "arn:aws:iam::123456789012:role/r"
+  runtime       = "python3.11"
+  handler       = "app.handler"
+  filename      = "app.zip"
+}
+
+resource "aws_apigatewayv2_api" "%(name)s" {
+  name          = "%(name)s"
+  protocol_type = "HTTP"
+}
+
+resource "aws_apigatewayv2_integration" "%(name)s" {
+  api_id           = aws_apigatewayv2_api.%(name)s.id
+  integration_type = "AWS_PROXY"
+  integration_uri  = aws_lambda_function.fn.invoke_arn
+}
+
+resource "aws_apigatewayv2_route" "%(name)s" {
+  api_id    = aws_apigatewayv2_api.%(name)s.id
+  route_key = "GET /items"
+  target    = "integrations/${aws_apigatewayv2_integration.%(name)s.id}"
+}
+"""
+
+
+def test_ls_route_urls_and_ports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "infra").mkdir()
+    (tmp_path / "infra" / "a.tf").write_text(TWO_APIS % {"name": "first"})
+    second = TWO_APIS % {"name": "second"}
+    (tmp_path / "infra" / "b.tf").write_text(second[second.index('resource "aws_apigatewayv2_api"'):])
+    third = TWO_APIS % {"name": "third"}
+    (tmp_path / "infra" / "c.tf").write_text(third[third.index('resource "aws_apigatewayv2_api"'):])
+    (tmp_path / "devd.toml").write_text('[ports]\n"aws_apigatewayv2_api.third" = 7000\n')
+
+    main(["-C", str(tmp_path), "ls", "--json", "--port", "5000"])
+    routes = json.loads(capsys.readouterr().out)["routes"]
+    urls = {route["api_address"]: route["url"] for route in routes}
+
+    assert urls == {
+        "aws_apigatewayv2_api.first": "http://127.0.0.1:5000/items",
+        "aws_apigatewayv2_api.second": "http://127.0.0.1:5001/items",
+        "aws_apigatewayv2_api.third": "http://127.0.0.1:7000/items",
+    }
+
+
+def test_ls_invalid_port_setting(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "infra").mkdir()
+    (tmp_path / "devd.toml").write_text('[ports]\n"aws_apigatewayv2_api.x" = "eighty"\n')
+
+    assert main(["-C", str(tmp_path), "ls"]) == 2
+    error = capsys.readouterr().err
+    assert "aws_apigatewayv2_api.x" in error
+    assert "1 to 65535" in error

@@ -136,9 +136,11 @@ def test_http_payload_1_event():
 def test_http_payload_1_named_stage():
     route = Route(ApiKind.HTTP, "aws_apigatewayv2_api.main", "GET", "/a", "1.0", "f", "prod")
 
-    event = event_for([route], request("GET", "/a"))
+    event = event_for([route], request("GET", "/prod/a"))
 
     assert event["requestContext"]["stage"] == "prod"
+    assert event["resource"] == "/a"
+    assert event["path"] == "/prod/a"
 
 
 def test_http_payload_2_event():

@@ -222,3 +222,35 @@ def test_method_case_is_ignored():
     routes = [http_route("GET /a")]
 
     assert match_route(routes, "get", "/a").route.key == "GET /a"
+
+
+def test_rest_stage_root_not_greedy_parameter():
+    routes = [rest_route("ANY", "/{proxy+}")]
+
+    assert match_route(routes, "GET", "/dev") is None
+    assert match_route(routes, "GET", "/dev/x").path_parameters == {"proxy": "x"}
+    assert match_route(routes, "GET", "/other").path_parameters == {"proxy": "other"}
+
+
+def test_http_named_stage_needs_prefix():
+    staged = Route(ApiKind.HTTP, "aws_apigatewayv2_api.main", "GET", "/items/{id}", "2.0", "f", "beta")
+
+    match = match_route([staged], "GET", "/beta/items/3")
+
+    assert match.route == staged
+    assert match.path == "/beta/items/3"
+    assert match.path_parameters == {"id": "3"}
+    assert match_route([staged], "GET", "/items/3") is None
+
+
+def test_http_named_stage_default_route():
+    staged = Route(ApiKind.HTTP, "aws_apigatewayv2_api.main", "ANY", "$default", "2.0", "f", "beta")
+
+    assert match_route([staged], "GET", "/beta/anything").route == staged
+    assert match_route([staged], "GET", "/anything") is None
+
+
+def test_http_default_stage_has_no_prefix():
+    route = Route(ApiKind.HTTP, "aws_apigatewayv2_api.main", "GET", "/items", "2.0", "f", "$default")
+
+    assert match_route([route], "GET", "/items").path == "/items"
