@@ -8,6 +8,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Protocol
 
+from devd.errors import DevdError
 from devd.logs.records import LogRecord
 
 
@@ -108,3 +109,11 @@ class Deployer(Protocol):
     def remote_logs(self, function: str) -> AsyncIterator[LogRecord]:
         """Yield the deployed function's CloudWatch log events as they arrive."""
         ...
+
+
+class DeployError(DevdError):
+    """A deploy that could not run or did not land: a failed build, plan, apply or upload."""
+
+
+class DeployCancelled(DeployError):
+    """A deploy stopped by `cancel` before it finished."""
