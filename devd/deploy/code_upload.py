@@ -51,14 +51,21 @@ async def upload_code(client: Any, function: Function, build: BuildResult,
         raise DeployError(f"UpdateFunctionCode of {function.name} failed: {error}") from None
 
     await _wait_until_updated(client, function, log)
-    if function.package is None:
-        log(f"Terraform will see drift on {function.name}: it deploys its own zip, not devd's "
-            "(add the zip to the [packages] table of devd.toml)", Level.WARNING)
-    else:
-        log(f"Terraform sees no drift on {function.name} while it deploys {function.package}, "
-            "which this build wrote")
+    log(terraform_note(function), Level.WARNING if function.package is None else Level.INFO)
     deployed = response.get("CodeSha256")
     return DeployResult(function.address, True, f"code uploaded (sha256 {deployed})", deployed)
+
+
+def terraform_note(function: Function) -> str:
+    """Return what Terraform's next plan does after a code-only upload, as the user should read it."""
+    if function.package is None:
+        return (f"Terraform packages {function.name} itself (no [packages] entry in devd.toml), so its next "
+                "apply replaces the uploaded code with its own zip")
+    # The AWS provider (5.x) keeps source_code_hash from its state and does not refresh it from
+    # CodeSha256, so the stored hash stays the previous one until the next apply.
+    return (f"Terraform deploys {function.package}, which holds this same build, so its code matches; its "
+            "next plan still shows source_code_hash changing, because its state holds the previous hash, "
+            "and that apply uploads the same bytes")
 
 
 async def _wait_until_updated(client: Any, function: Function, log: Callable[..., None]) -> None:

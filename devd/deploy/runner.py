@@ -30,6 +30,8 @@ INTERRUPT_GRACE = 60.0
 """Seconds Terraform gets after SIGINT to stop its providers and release the state lock,
 before SIGTERM and then SIGKILL."""
 STOP_GRACE = 5.0
+LINE_LIMIT = 1024 * 1024
+"""Bytes of one streamed output line, above asyncio's 64 KiB default for long diagnostics."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ class TerraformRunner:
         self._process = await asyncio.create_subprocess_exec(
             executable, *args, cwd=self.root_dir, env=environment, stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            start_new_session=True, preexec_fn=die_with_parent)
+            start_new_session=True, preexec_fn=die_with_parent, limit=LINE_LIMIT)
         process = self._process
         logger.info("started terraform %s in %s (pid %d)", args[0], self.root_dir, process.pid)
         try:
@@ -88,16 +90,16 @@ class TerraformRunner:
         return CommandOutcome(returncode, stdout, self._interrupted)
 
     async def _read(self, stream: asyncio.StreamReader | None, level: Level, capture: bool) -> str:
-        captured: list[str] = []
         if stream is None:
             return ""
+        if capture:
+            # `terraform show -json` prints one line that may exceed any line limit.
+            return (await stream.read()).decode(errors="replace")
         while line := await stream.readline():
             text = line.decode(errors="replace").rstrip()
-            if capture:
-                captured.append(text)
-            elif text.strip():
+            if text.strip():
                 self.emit(LogRecord(SOURCE, mask_secrets(text), level))
-        return "\n".join(captured)
+        return ""
 
     def interrupt(self) -> bool:
         """Send SIGINT to the running command's process group; return whether one was running."""
