@@ -26,7 +26,12 @@ from devd.config import resolve_settings
 from devd.deploy.model import DeployState, DeployStatus
 from devd.deploy.terraform_deployer import TerraformDeployer
 from tests.integration.conftest import copy_example, processes_under
-from tests.integration.terraform_env import MotoServer, require_terraform, terraform_environ, write_cli_config
+from tests.integration.terraform_env import (
+    MotoServer,
+    require_terraform,
+    terraform_environ,
+    write_cli_config,
+)
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -52,13 +57,13 @@ class Project:
         return self.client("lambda").get_function_configuration(FunctionName=name)["CodeSha256"]
 
     def devd(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "devd", "-C", str(self.root), *args], env=self.devd_environ,
+        return subprocess.run([sys.executable, "-m", "devd", "-C", str(self.root), *args], env=self.devd_environ, check=False,
                               stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=COMMAND_TIMEOUT)
 
     def terraform(self, *args: str) -> subprocess.CompletedProcess:
         options = [] if args[0] == "state" else ["-input=false", "-no-color"]
         return subprocess.run(["terraform", *args, *options], cwd=self.root / "infra",
-                              env=self.terraform_environ, stdin=subprocess.DEVNULL, capture_output=True,
+                              env=self.terraform_environ, check=False, stdin=subprocess.DEVNULL, capture_output=True,
                               text=True, timeout=COMMAND_TIMEOUT)
 
     def edit_hello(self, greeting: str) -> None:
@@ -219,8 +224,8 @@ def test_remote_logs_print_events(project: Project) -> None:
     _put(logs, group, now, [f"START RequestId: {request} Version: $LATEST",
                             f"2026-12-04T10:00:00.000Z\t{request}\tINFO\tgreeting sent",
                             f"END RequestId: {request}",
-                            f"REPORT RequestId: {request}\tDuration: 12.34 ms\tBilled Duration: 13 ms\t"
-                            "Memory Size: 256 MB\tMax Memory Used: 70 MB\t"])
+                            (f"REPORT RequestId: {request}\tDuration: 12.34 ms\tBilled Duration: 13 ms\t"
+                             "Memory Size: 256 MB\tMax Memory Used: 70 MB\t")])
 
     result = project.devd("logs", HELLO, "--remote")
 
