@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 
 from devd.console import format_clock
-from devd.deploy.model import DeployPlan, DeployStatus
+from devd.deploy.model import DeployError, DeployPlan, DeployStatus
 from devd.deploy.planfile import summary_line
 from devd.errors import ConfigError
 from devd.logs.records import Level, LogRecord
@@ -63,6 +63,14 @@ def format_clock_now() -> str:
 
 
 async def _deploy(settings, function: str, yes: bool, code_only: bool, ask: Callable[[str], str]) -> int:
+    try:
+        return await _deploy_or_raise(settings, function, yes, code_only, ask)
+    except DeployError as error:
+        print(f"devd: {error}", file=sys.stderr)
+        return 1
+
+
+async def _deploy_or_raise(settings, function: str, yes: bool, code_only: bool, ask: Callable[[str], str]) -> int:
     from devd.deploy.terraform_deployer import TerraformDeployer
 
     deployer = TerraformDeployer(settings, on_log=print_record, on_status=_print_status)
