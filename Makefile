@@ -24,12 +24,12 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 install: $(BIN)/devd node_modules/.package-lock.json
 
-# Without a Terraform CLI config of their own, users of this machine install providers from the
-# local mirror, so `terraform init` works offline for `devd deploy`.
+# A user whose TF_CLI_CONFIG_FILE names no file and who has no ~/.terraformrc gets a CLI config
+# that installs providers from the local mirror, so `terraform init` works offline for deploys.
 TF_PLUGIN_MIRROR ?= /opt/tf-plugins
 
 up: install
-	@if [ -z "$$TF_CLI_CONFIG_FILE" ] && [ ! -e "$$HOME/.terraformrc" ] && [ -d "$(TF_PLUGIN_MIRROR)" ]; then \
+	@if [ ! -f "$${TF_CLI_CONFIG_FILE:-}" ] && [ ! -e "$$HOME/.terraformrc" ] && [ -d "$(TF_PLUGIN_MIRROR)" ]; then \
 		mkdir -p .devd; \
 		printf 'provider_installation {\n  filesystem_mirror {\n    path = "%s"\n  }\n}\n' "$(TF_PLUGIN_MIRROR)" > .devd/terraform.tfrc; \
 		export TF_CLI_CONFIG_FILE="$(CURDIR)/.devd/terraform.tfrc"; \

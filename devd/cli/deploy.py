@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 from collections.abc import Callable
 
 from devd.console import format_clock
@@ -39,8 +40,8 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_for(args)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     if not args.yes and not args.code_only and not interactive:
-        raise ConfigError("devd deploy asks for confirmation on a terminal, and there is none: "
-                          "pass --yes to apply without asking")
+        raise ConfigError("devd deploy needs a terminal to ask for confirmation, and stdin or stdout is not "
+                          "one: pass --yes to apply without asking")
     return asyncio.run(_deploy(settings, args.function, args.yes, args.code_only, input))
 
 
@@ -57,8 +58,6 @@ def _print_status(status: DeployStatus) -> None:
 
 def format_clock_now() -> str:
     """Return the current local time as HH:MM:SS."""
-    import time
-
     return format_clock(time.time())
 
 
@@ -103,7 +102,7 @@ def format_plan(plan: DeployPlan) -> str:
 
 
 def confirm(plan: DeployPlan, ask: Callable[[str], str]) -> bool:
-    """Ask y/N, and once more naming what the plan destroys; return whether both answers were yes."""
+    """Ask y/N, and once more naming what the plan destroys. Return True only when every reply is yes."""
     if not _yes(ask("Apply this plan? [y/N] ")):
         return False
     if plan.destroys:

@@ -1,6 +1,6 @@
 """The environment of Terraform and boto3 during deploys, and boto3 clients built from it.
 
-Variables of the project's dotenv file (`.env` unless `[deploy] env_file` says otherwise) are
+Variables of the project's dotenv file (`.env`, or the file that `[deploy] env_file` names) are
 added under the process's own, which win. They reach Terraform and boto3 only, never the
 handlers that `devd up` runs. Credentials and the region come from the standard AWS chain:
 these variables, then the shared config files and profiles that boto3 and Terraform read.

@@ -1,9 +1,8 @@
 """Read a deployed function's CloudWatch Logs: live tail where the endpoint supports it, else polling.
 
-`StartLiveTail` streams new events as they arrive. An endpoint that does not support it (an
-error on the call or its stream) or a session that ends makes the reader poll
-`FilterLogEvents` about once a second, skipping events it has already yielded and backing off
-while the service throttles.
+`StartLiveTail` streams new events as they arrive. When the endpoint does not support it (the
+call or its stream fails) or the session ends, the reader polls `FilterLogEvents` about once
+a second. It skips events it has already yielded and backs off while the service throttles.
 """
 
 from __future__ import annotations
@@ -166,15 +165,18 @@ class RemoteLogReader:
         try:
             arn = await asyncio.to_thread(self._group_arn)
             response = await asyncio.to_thread(self.client.start_live_tail, logGroupIdentifiers=[arn])
-            stream = iter(response["responseStream"])
-            while True:
-                item = await asyncio.to_thread(next, stream, None)
-                if item is None:
-                    break
-                for event in item.get("sessionUpdate", {}).get("sessionResults", []):
-                    if self._seen.add(_event_key(event)):
-                        self.since_ms = max(self.since_ms, int(event.get("timestamp", 0)))
-                        yield format_event(event.get("message", ""), self.function.name, event.get("timestamp"))
+            stream = response["responseStream"]
+            try:
+                events = iter(stream)
+                while (item := await asyncio.to_thread(next, events, None)) is not None:
+                    for event in item.get("sessionUpdate", {}).get("sessionResults", []):
+                        if self._seen.add(_event_key(event)):
+                            self.since_ms = max(self.since_ms, int(event.get("timestamp", 0)))
+                            yield format_event(event.get("message", ""), self.function.name, event.get("timestamp"))
+            finally:
+                # Closing the connection ends a thread blocked in next(), so cancelling
+                # the reader does not wait for the next update of a quiet session.
+                stream.close()
         except (ClientError, BotoCoreError, KeyError, TypeError) as error:
             logger.info("live tail of %s is not available (%s): polling FilterLogEvents every %.0f s",
                         self.group, error, POLL_SECONDS)

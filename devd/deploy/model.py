@@ -27,7 +27,7 @@ class DeployState(str, Enum):
 
 
 class Drift(str, Enum):
-    """How the deployed code compares with the local build."""
+    """The comparison of the deployed code with local builds."""
 
     UNKNOWN = "unknown"
     UP_TO_DATE = "up to date"
@@ -84,10 +84,10 @@ class DeployStatus:
 
 
 class Deployer(Protocol):
-    """What the daemon, the TUI and the command line call to deploy and to read cloud logs.
+    """The interface that the daemon, the TUI and the command line call to deploy and to read cloud logs.
 
     Functions are named by their Terraform address. Progress and Terraform's output arrive as
-    LogRecords with source "deploy"; state changes arrive as DeployStatus values.
+    LogRecords with source "deploy", and state changes arrive as DeployStatus values.
     """
 
     async def plan(self, function: str) -> DeployPlan:
@@ -108,6 +108,10 @@ class Deployer(Protocol):
 
     def remote_logs(self, function: str) -> AsyncIterator[LogRecord]:
         """Yield the deployed function's CloudWatch log events as they arrive."""
+        ...
+
+    async def drift(self, function: str) -> Drift:
+        """Compare the deployed code hash with the hashes of local builds."""
         ...
 
 

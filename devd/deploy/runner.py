@@ -36,7 +36,7 @@ LINE_LIMIT = 1024 * 1024
 
 @dataclass(frozen=True)
 class CommandOutcome:
-    """How one terraform command ended, with its captured standard output when requested."""
+    """The end of one terraform command: exit status, captured standard output, and whether it was interrupted."""
 
     returncode: int
     stdout: str = ""

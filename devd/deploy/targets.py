@@ -1,6 +1,6 @@
 """Choose the `-target` addresses that deploy one function and nothing else.
 
-A function inside a module is deployed with the innermost module instance that holds it
+A function inside a module is deployed with the innermost module instance that contains it
 (`module.get_hello`, `module.fns["users"]`, `module.workers[1]`), so the API resources and
 permissions that the module creates beside it go with it. A function in the root module is
 deployed with the resources that exist for it alone: its invoke permissions, the API Gateway

@@ -159,7 +159,9 @@ class TerraformDeployer:
 
         build = self._built.pop(function.address, None)
         summary = f"applied: {summary_line(plan.changes)}"
-        self._status(function.address, DeployState.DEPLOYED, summary)
+        # Terraform deployed the zip this build wrote only when a packages entry maps it.
+        drift = Drift.UP_TO_DATE if build is not None and function.package is not None else Drift.UNKNOWN
+        self._status(function.address, DeployState.DEPLOYED, summary, drift)
         return DeployResult(function.address, True, summary, build.zip_sha256 if build else None)
 
     async def deploy_code(self, function: str) -> DeployResult:
