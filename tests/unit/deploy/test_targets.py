@@ -89,3 +89,31 @@ def test_target_arguments_one_per_address() -> None:
 def test_target_arguments_reject_empty() -> None:
     with pytest.raises(ConfigError, match="invalid Terraform target ''"):
         target_arguments([""])
+
+
+def test_example_root_function_targets() -> None:
+    from pathlib import Path
+
+    from devd.config import resolve_settings
+    from devd.deploy.resolve import companions, find_function
+
+    settings = resolve_settings(Path(__file__).resolve().parents[3])
+    status = find_function(settings, "devd-example-dev-status")
+    hello = find_function(settings, "module.get_hello.aws_lambda_function.this")
+    found = companions(settings)
+
+    assert function_targets(status.address, status.name, found) == (
+        "aws_lambda_function.status", "aws_apigatewayv2_integration.status", "aws_lambda_permission.status")
+    assert function_targets(hello.address, hello.name, found) == ("module.get_hello",)
+
+
+def test_unknown_function_lists_names() -> None:
+    from pathlib import Path
+
+    from devd.config import resolve_settings
+    from devd.deploy.resolve import find_function
+
+    settings = resolve_settings(Path(__file__).resolve().parents[3])
+
+    with pytest.raises(ConfigError, match="no function named 'get-hello'; functions: .*devd-example-dev-get-hello"):
+        find_function(settings, "get-hello")
