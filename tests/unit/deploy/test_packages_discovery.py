@@ -84,3 +84,23 @@ def test_dotenv_below_process_environment(tmp_path: Path) -> None:
     assert merged["AWS_REGION"] == "us-east-1"
     assert merged["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4566"
     assert merged["PATH"] == "/bin"
+
+
+def test_exact_mode_maps_packages(tmp_path: Path) -> None:
+    import json
+
+    from devd.terraform.exact import exact_inventory
+
+    repo = Path(__file__).resolve().parents[3]
+    plan = json.loads((repo / "tests/fixtures/plans/root_env.json").read_text())
+    (tmp_path / "infra").mkdir()
+    (tmp_path / "src").mkdir()
+    (tmp_path / "devd.toml").write_text('[packages]\n"infra/build/api.zip" = "src"\n')
+
+    inventory = exact_inventory(plan, tmp_path, tmp_path / "infra")
+
+    api = inventory.function("aws_lambda_function.api")
+    assert api.source == "src"
+    assert api.package == str(tmp_path / "infra/build/api.zip")
+    assert not any("build/api.zip" in problem.message for problem in inventory.problems)
+    assert any("build/formats.zip" in problem.message for problem in inventory.problems)
