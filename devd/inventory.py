@@ -67,7 +67,7 @@ class Function:
     line: int | None = None
     package: str | None = None
     """Absolute path of the zip that Terraform deploys, when the `[packages]` table of devd.toml
-    maps it to `code_dir`; every build of the function writes its zip there too."""
+    maps it to `code_dir`. Every build of the function writes its zip there too."""
     log_group: str | None = None
     """The CloudWatch log group of `logging_config`, when set; None means `/aws/lambda/NAME`."""
 
