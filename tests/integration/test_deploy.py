@@ -1,7 +1,7 @@
 """`devd deploy` and `devd logs --remote` on the bundled example, with real Terraform and a moto server.
 
-The module applies the whole example once (about 25 s on a loaded 2-core machine); the tests
-then deploy one function at a time into that state, in file order.
+The module applies the whole example once, which took about 25 s on a loaded 2-core machine.
+The tests then deploy one function at a time into that state, in file order.
 """
 
 from __future__ import annotations
@@ -319,4 +319,4 @@ def _wait_for(condition, timeout: float, lines: list[str]) -> None:
         if condition():
             return
         time.sleep(0.1)
-    raise AssertionError("timed out; output:\n" + "\n".join(lines[-30:]))
+    raise AssertionError(f"condition not met within {timeout:.0f} s; last output:\n" + "\n".join(lines[-30:]))
