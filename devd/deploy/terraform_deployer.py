@@ -64,6 +64,8 @@ class TerraformDeployer:
         self._holder: str | None = None
         self._waiting: dict[str, asyncio.Event] = {}
         self._cancelled: set[str] = set()
+        self._active: set[str] = set()
+        """Functions with a plan, apply or upload in progress, which `cancel` may stop."""
         self._built: dict[str, BuildResult] = {}
 
     def find(self, function: str) -> Function:
@@ -79,7 +81,7 @@ class TerraformDeployer:
     async def plan(self, function: str) -> DeployPlan:
         """Build the function, run `terraform plan -target=... -out=FILE`, and return the plan."""
         target = self.find(function)
-        self._cancelled.discard(target.address)
+        self._start(target.address)
         try:
             build = await self._build(target)
             async with self._exclusive(target.address):
@@ -91,9 +93,15 @@ class TerraformDeployer:
         except Exception as error:
             self._status(target.address, DeployState.FAILED, str(error).splitlines()[0] if str(error) else "")
             raise
+        finally:
+            self._active.discard(target.address)
         self._built[target.address] = build
         self._status(target.address, DeployState.AWAITING_CONFIRMATION, summary_line(plan.changes))
         return plan
+
+    def _start(self, address: str) -> None:
+        self._cancelled.discard(address)
+        self._active.add(address)
 
     async def _build(self, function: Function) -> BuildResult:
         self._log(f"building {function.name}")
@@ -109,6 +117,8 @@ class TerraformDeployer:
         return result
 
     async def _plan_locked(self, function: Function) -> DeployPlan:
+        if function.address in self._cancelled:
+            raise DeployCancelled(f"the deploy of {function.name} was cancelled")
         root = self.settings.infra_dir
         if not (root / ".terraform").is_dir():
             await self._terraform(function, ["init", "-input=false", "-no-color"], "init")
@@ -133,6 +143,8 @@ class TerraformDeployer:
         return DeployPlan(function.address, targets, plan_file, plan_changes(document))
 
     async def _terraform(self, function: Function, args: list[str], name: str) -> None:
+        if function.address in self._cancelled:
+            raise DeployCancelled(f"the deploy of {function.name} was cancelled before `terraform {name}`")
         outcome = await self.runner.run(args)
         if outcome.interrupted or function.address in self._cancelled:
             raise DeployCancelled(f"`terraform {name}` of {function.name} was cancelled")
@@ -143,7 +155,7 @@ class TerraformDeployer:
     async def apply(self, plan: DeployPlan) -> DeployResult:
         """Run `terraform apply PLAN` for a plan returned by `plan`, and delete the plan file."""
         function = self.find(plan.function)
-        self._cancelled.discard(function.address)
+        self._start(function.address)
         try:
             async with self._exclusive(function.address):
                 self._status(function.address, DeployState.APPLYING, summary_line(plan.changes))
@@ -155,6 +167,7 @@ class TerraformDeployer:
             self._status(function.address, DeployState.FAILED, str(error))
             return DeployResult(function.address, False, str(error))
         finally:
+            self._active.discard(function.address)
             plan.plan_file.unlink(missing_ok=True)
 
         build = self._built.pop(function.address, None)
@@ -167,7 +180,7 @@ class TerraformDeployer:
     async def deploy_code(self, function: str) -> DeployResult:
         """Upload the local build with UpdateFunctionCode, skipping it when the hash matches."""
         target = self.find(function)
-        self._cancelled.discard(target.address)
+        self._start(target.address)
         try:
             build = await self._build(target)
             self._status(target.address, DeployState.UPLOADING)
@@ -179,6 +192,8 @@ class TerraformDeployer:
         except DeployError as error:
             self._status(target.address, DeployState.FAILED, str(error))
             return DeployResult(target.address, False, str(error))
+        finally:
+            self._active.discard(target.address)
         self._status(target.address, DeployState.DEPLOYED, result.summary, Drift.UP_TO_DATE)
         return result
 
@@ -189,10 +204,14 @@ class TerraformDeployer:
         if waiting is not None:
             waiting.set()
             return True
+        if address not in self._active:
+            return False
+        # A deploy that is building, or between two Terraform commands, stops at its next
+        # check; a running command gets SIGINT now.
+        self._cancelled.add(address)
         if self._holder == address:
-            self._cancelled.add(address)
-            return self.runner.interrupt()
-        return False
+            self.runner.interrupt()
+        return True
 
     @contextlib.asynccontextmanager
     async def _exclusive(self, address: str) -> AsyncIterator[None]:

@@ -98,3 +98,29 @@ async def test_second_deploy_queues_and_cancels() -> None:
     assert statuses == [DeployStatus(ITEM, DeployState.QUEUED)]
     assert not deployer._lock.locked()
     assert await deployer.cancel("devd-example-dev-get-item") is False
+
+
+async def test_cancel_during_build_stops_before_terraform(tmp_path: Path) -> None:
+    import shutil
+
+    project = tmp_path / "app"
+    for part in ("infra", "functions", "devd.toml", "package.json"):
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, project / part, ignore=shutil.ignore_patterns(".terraform", "__pycache__"))
+        else:
+            shutil.copy2(source, project / part)
+    statuses: list[DeployStatus] = []
+    deployer = TerraformDeployer(resolve_settings(project), on_status=statuses.append,
+                                 terraform="/nonexistent/terraform")
+
+    planning = asyncio.create_task(deployer.plan("devd-example-dev-get-item"))
+    await asyncio.sleep(0)
+    cancelled = await deployer.cancel("devd-example-dev-get-item")
+    with pytest.raises(DeployCancelled):
+        await planning
+
+    assert cancelled is True
+    assert statuses[-1] == DeployStatus(ITEM, DeployState.CANCELLED, summary="cancelled")
+    assert (project / "dist/get-item.zip").is_file()
+    assert not (project / ".devd/deploy/devd-example-dev-get-item.tfplan").exists()
