@@ -107,23 +107,25 @@ class RemoteLogReader:
 
     async def records(self) -> AsyncIterator[LogRecord]:
         """Yield past events from `since_ms`, then, when following, new ones until cancelled."""
-        async for record in self._poll_once():
-            yield record
-        if not self.follow:
-            return
-        if self.live_tail:
-            async for record in self._live_tail():
-                yield record
-        delay = POLL_SECONDS
+        delay = 0.0
+        tailed = False
         while True:
             await asyncio.sleep(delay)
             try:
                 async for record in self._poll_once():
                     yield record
-                delay = POLL_SECONDS
             except _Throttled:
-                delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+                delay = min(max(delay, POLL_SECONDS) * 2, MAX_BACKOFF_SECONDS)
                 logger.warning("CloudWatch Logs throttled FilterLogEvents on %s: next poll in %.1f s", self.group, delay)
+                continue
+
+            delay = POLL_SECONDS
+            if not self.follow:
+                return
+            if self.live_tail and not tailed:
+                tailed = True
+                async for record in self._live_tail():
+                    yield record
 
     async def _poll_once(self) -> AsyncIterator[LogRecord]:
         events = await asyncio.to_thread(self._filter_events)
