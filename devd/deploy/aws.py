@@ -41,6 +41,7 @@ def aws_client(service: str, environ: Mapping[str, str], default_region: str) ->
     moto server. Keys in `environ` take precedence over `AWS_PROFILE`.
     """
     import boto3
+    from botocore.config import Config
 
     has_keys = bool(environ.get("AWS_ACCESS_KEY_ID") and environ.get("AWS_SECRET_ACCESS_KEY"))
     session = boto3.session.Session(
@@ -50,4 +51,7 @@ def aws_client(service: str, environ: Mapping[str, str], default_region: str) ->
         profile_name=None if has_keys else environ.get("AWS_PROFILE") or None,
         region_name=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or default_region)
     endpoint = environ.get(f"AWS_ENDPOINT_URL_{service.upper()}") or environ.get("AWS_ENDPOINT_URL") or None
-    return session.client(service, endpoint_url=endpoint)
+    # Some operations, such as StartLiveTail, prepend a host prefix ("streaming-") to the
+    # endpoint, which a local endpoint such as http://127.0.0.1:4566 cannot resolve.
+    config = Config(inject_host_prefix=False) if endpoint else None
+    return session.client(service, endpoint_url=endpoint, config=config)

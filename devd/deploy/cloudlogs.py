@@ -86,9 +86,7 @@ class _Seen:
         return True
 
 
-def _event_key(event: dict[str, Any]) -> tuple:
-    if event.get("eventId"):
-        return ("id", event["eventId"])
+def _content_key(event: dict[str, Any]) -> tuple:
     return ("event", event.get("logStreamName"), event.get("timestamp"), event.get("message"))
 
 
@@ -104,6 +102,8 @@ class RemoteLogReader:
         self.since_ms = since_ms
         self.live_tail = live_tail
         self._seen = _Seen(deque(), set())
+        self._tailed = _Seen(deque(), set())
+        """Content keys of events that a live tail session yielded."""
 
     async def records(self) -> AsyncIterator[LogRecord]:
         """Yield past events from `since_ms`, then, when following, new ones until cancelled."""
@@ -130,11 +130,25 @@ class RemoteLogReader:
     async def _poll_once(self) -> AsyncIterator[LogRecord]:
         events = await asyncio.to_thread(self._filter_events)
         for event in events:
-            if self._seen.add(_event_key(event)):
+            if self._first_sight(event):
                 # Events of one millisecond may arrive in separate polls, so the next poll
                 # starts at the newest timestamp seen and deduplication drops repeats.
                 self.since_ms = max(self.since_ms, int(event.get("timestamp", 0)))
                 yield format_event(event.get("message", ""), self.function.name, event.get("timestamp"))
+
+    def _first_sight(self, event: dict[str, Any]) -> bool:
+        """Remember a polled event; return False when it was yielded before.
+
+        FilterLogEvents gives each event an id, and live tail results have none. So a polled
+        event is also remembered by content, for a live tail session to skip, and a polled
+        event whose content a live tail session yielded is skipped.
+        """
+        content = _content_key(event)
+        if not event.get("eventId"):
+            return self._seen.add(content)
+        new = self._seen.add(("id", event["eventId"]))
+        self._seen.add(content)
+        return new and content not in self._tailed.keys
 
     def _filter_events(self) -> list[dict[str, Any]]:
         from botocore.exceptions import ClientError
@@ -162,6 +176,8 @@ class RemoteLogReader:
 
     async def _live_tail(self) -> AsyncIterator[LogRecord]:
         """Yield events of a live tail session; return when the endpoint lacks it or the session ends."""
+        # NOTE: only run against moto 5.2, whose session sends one update and ends; a
+        # session of AWS itself, which lasts up to three hours, is untested.
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
@@ -172,7 +188,9 @@ class RemoteLogReader:
                 events = iter(stream)
                 while (item := await asyncio.to_thread(next, events, None)) is not None:
                     for event in item.get("sessionUpdate", {}).get("sessionResults", []):
-                        if self._seen.add(_event_key(event)):
+                        content = _content_key(event)
+                        self._tailed.add(content)
+                        if self._seen.add(content):
                             self.since_ms = max(self.since_ms, int(event.get("timestamp", 0)))
                             yield format_event(event.get("message", ""), self.function.name, event.get("timestamp"))
             finally:

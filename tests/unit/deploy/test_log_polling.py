@@ -85,3 +85,31 @@ async def test_without_follow_reads_once(monkeypatch: pytest.MonkeyPatch) -> Non
 
     assert texts == ["only"]
     assert len(client.calls) == 2
+
+
+class FakeStream(list):
+    """A live tail response stream: iterable, and closed when the reader is done."""
+
+    closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+async def test_live_tail_events_not_repeated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cloudlogs, "POLL_SECONDS", 0.01)
+    old = _event("1", 1000, "old")
+    tailed = {"logStreamName": "s", "timestamp": 2000, "message": "tailed"}
+    stream = FakeStream([{"sessionStart": {}},
+                         {"sessionUpdate": {"sessionResults": [{k: v for k, v in old.items() if k != "eventId"},
+                                                               tailed]}}])
+    client = FakeLogs([[old], [old, _event("2", 2000, "tailed"), _event("3", 3000, "polled")]])
+    client.describe_log_groups = lambda **_: {"logGroups": [
+        {"logGroupName": "/aws/lambda/app-f", "arn": "arn:aws:logs:us-east-1:1:log-group:/aws/lambda/app-f:*"}]}
+    client.start_live_tail = lambda **arguments: {"responseStream": stream, "arguments": arguments}
+    reader = RemoteLogReader(client, FUNCTION, follow=True, since_ms=0)
+
+    texts = await asyncio.wait_for(_collect(reader, 3), 5)
+
+    assert texts == ["old", "tailed", "polled"]
+    assert stream.closed
