@@ -176,7 +176,7 @@ class RemoteLogReader:
 
     async def _live_tail(self) -> AsyncIterator[LogRecord]:
         """Yield events of a live tail session; return when the endpoint lacks it or the session ends."""
-        # NOTE: only run against moto 5.2, whose session sends one update and ends; a
+        # NOTE: tested only against moto 5.2, whose session sends one update and ends. A
         # session of AWS itself, which lasts up to three hours, is untested.
         from botocore.exceptions import BotoCoreError, ClientError
 
