@@ -24,7 +24,17 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 install: $(BIN)/devd node_modules/.package-lock.json
 
+# A user whose TF_CLI_CONFIG_FILE names no file and who has no ~/.terraformrc gets a CLI config
+# that installs providers from the local mirror, so `terraform init` works offline for deploys.
+TF_PLUGIN_MIRROR ?= /opt/tf-plugins
+
 up: install
+	@if [ ! -f "$${TF_CLI_CONFIG_FILE:-}" ] && [ ! -e "$$HOME/.terraformrc" ] && [ -d "$(TF_PLUGIN_MIRROR)" ]; then \
+		mkdir -p .devd; \
+		printf 'provider_installation {\n  filesystem_mirror {\n    path = "%s"\n  }\n}\n' "$(TF_PLUGIN_MIRROR)" > .devd/terraform.tfrc; \
+		export TF_CLI_CONFIG_FILE="$(CURDIR)/.devd/terraform.tfrc"; \
+		echo "TF_CLI_CONFIG_FILE=$$TF_CLI_CONFIG_FILE (providers from $(TF_PLUGIN_MIRROR))"; \
+	fi; \
 	$(BIN)/devd up $(ARGS)
 
 test: install .sam-venv/bin/sam

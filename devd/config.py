@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from devd.build.settings import BuildSettings, parse_build_settings
+from devd.deploy.settings import DeploySettings, parse_deploy_settings, parse_packages
 from devd.errors import ConfigError
 
 DEFAULT_PORT = 3000
@@ -37,6 +38,10 @@ class Settings:
     environ: Mapping[str, str] = field(default_factory=dict)
     api_ports: Mapping[str, int] = field(default_factory=dict)
     """The `[ports]` table: a port of its own for an API, by Terraform address."""
+    packages: Mapping[Path, Path] = field(default_factory=dict)
+    """The `[packages]` table: each zip Terraform deploys (absolute) -> its source directory."""
+    deploy: DeploySettings = DeploySettings()
+    """The `[deploy]` table: workspace, dotenv file and extra targets of `devd deploy`."""
 
     @property
     def state_dir(self) -> Path:
@@ -45,7 +50,8 @@ class Settings:
 
 
 _FILE_KEYS = {"infra": str, "var_files": list, "host": str, "port": int, "region": str, "node": str,
-              "procfile": bool, "backend": str, "build": dict, "ports": dict}
+              "procfile": bool, "backend": str, "build": dict, "ports": dict, "packages": dict,
+              "deploy": dict}
 
 
 def load_file_settings(project_root: Path) -> dict[str, Any]:
@@ -95,7 +101,15 @@ def resolve_settings(project_root: Path, *, infra: str | None = None, var_files:
         node=file.get("node", "node"), watch=watch, procfile=procfile and file.get("procfile", True),
         backend=_backend(backend or file.get("backend", "native")), environ=dict(os.environ),
         build=parse_build_settings(file.get("build", {}), root, _settings_file_name(root)),
-        api_ports=_parse_api_ports(file.get("ports", {}), _settings_file_name(root)))
+        api_ports=_parse_api_ports(file.get("ports", {}), _settings_file_name(root)),
+        packages=parse_packages(file.get("packages", {}), root, _settings_file_name(root)),
+        deploy=parse_deploy_settings(file.get("deploy", {}), root, _settings_file_name(root)))
+
+
+def load_packages(project_root: Path) -> dict[Path, Path]:
+    """Return the project's `[packages]` table (absolute zip path -> source directory), or {}."""
+    root = project_root.resolve()
+    return parse_packages(load_file_settings(root).get("packages", {}), root, _settings_file_name(root))
 
 
 def _settings_file_name(root: Path) -> str:

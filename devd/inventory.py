@@ -65,6 +65,11 @@ class Function:
     """False for functions devd lists but cannot run locally, such as container images."""
     file: str | None = None
     line: int | None = None
+    package: str | None = None
+    """Absolute path of the zip that Terraform deploys, when the `[packages]` table of devd.toml
+    maps it to `code_dir`. Every build of the function writes its zip there too."""
+    log_group: str | None = None
+    """The CloudWatch log group of `logging_config`, when set; None means `/aws/lambda/NAME`."""
 
     @property
     def language(self) -> str:

@@ -11,12 +11,6 @@ resource "aws_apigatewayv2_stage" "default" {
   auto_deploy = true
 }
 
-data "archive_file" "status" {
-  type        = "zip"
-  source_dir  = "${path.module}/../functions/status"
-  output_path = "${path.root}/.terraform/build/${local.name_prefix}-status.zip"
-}
-
 # timeout and memory_size are left unset, so the function gets the provider defaults
 # (3 seconds, 128 MB).
 resource "aws_lambda_function" "status" {
@@ -24,8 +18,8 @@ resource "aws_lambda_function" "status" {
   role             = aws_iam_role.lambda.arn
   runtime          = "nodejs20.x"
   handler          = "index.handler"
-  filename         = data.archive_file.status.output_path
-  source_code_hash = data.archive_file.status.output_base64sha256
+  filename         = "${path.module}/../dist/status.zip"
+  source_code_hash = filebase64sha256("${path.module}/../dist/status.zip")
 
   environment {
     variables = local.common_environment

@@ -19,11 +19,11 @@ module "get_hello" {
   rest_api_id            = aws_api_gateway_rest_api.api.id
   rest_api_execution_arn = aws_api_gateway_rest_api.api.execution_arn
 
-  # NOTE: functions/hello contains TypeScript, which devd bundles with esbuild when it
-  # serves the app. A real deployment needs a build step that writes JavaScript first.
+  # functions/hello contains TypeScript: devd bundles it with esbuild into the zip's
+  # handler.js (see [packages] in devd.toml).
   handler    = "handler.main"
   runtime    = "nodejs20.x"
-  source_dir = "${path.module}/../functions/hello"
+  package    = "${path.module}/../dist/get-hello.zip"
   role_arn   = aws_iam_role.lambda.arn
 
   environment = merge(local.common_environment, {
@@ -43,7 +43,7 @@ module "create_item" {
 
   handler     = "create_item.handler"
   runtime     = "python3.11"
-  source_dir  = "${path.module}/../functions/items"
+  package     = "${path.module}/../dist/create-item.zip"
   role_arn    = aws_iam_role.lambda.arn
   environment = local.common_environment
 }
@@ -60,7 +60,7 @@ module "get_item" {
 
   handler     = "get_item.handler"
   runtime     = "python3.11"
-  source_dir  = "${path.module}/../functions/items"
+  package     = "${path.module}/../dist/get-item.zip"
   role_arn    = aws_iam_role.lambda.arn
   environment = local.common_environment
 }

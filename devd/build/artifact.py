@@ -124,6 +124,19 @@ def write_zip(directory: Path, destination: Path) -> ZipArtifact:
     return ZipArtifact(destination, base64_sha256(destination))
 
 
+def publish_copy(source: Path, destination: Path) -> None:
+    """Copy a zip to `destination` through a temporary file beside it, renamed into place.
+
+    Terraform may hash `destination` at any moment (`filebase64sha256` during plan), so it
+    sees the previous zip or the new one, never a partial file. Missing parent directories
+    are created.
+    """
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    partial = destination.with_name(f".partial-{destination.name}")
+    shutil.copyfile(source, partial)
+    partial.replace(destination)
+
+
 def base64_sha256(path: Path) -> str:
     """Return base64 of the SHA-256 digest of a file's bytes."""
     digest = hashlib.sha256()

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Sequence
 
 from devd.build import layout
-from devd.build.artifact import ZipArtifact, write_zip
+from devd.build.artifact import ZipArtifact, publish_copy, write_zip
 from devd.build.command import (
     CommandRunner,
     UserCommand,
@@ -283,6 +283,8 @@ class BuildService:
         # external packages lengthen every rebuild (0.5 to 0.7 s for 11 MB of files, measured
         # with `write_zip` on a 2-core machine).
         artifact = await self._write_zip(function_dir, partial, generation)
+        if function.package is not None:
+            await self._copy_package(artifact, Path(function.package))
         task_root = await self._publish(function_dir, partial, generation)
         return BuildResult(
             function=function.address,
@@ -301,6 +303,14 @@ class BuildService:
             return await asyncio.to_thread(write_zip, partial, destination)
         except OSError as error:
             raise BuildError(f"writing {destination} failed: {error}") from error
+
+    async def _copy_package(self, artifact: ZipArtifact, package: Path) -> None:
+        """Write the zip to the path Terraform deploys, from the `[packages]` table of devd.toml."""
+        try:
+            await asyncio.to_thread(publish_copy, artifact.path, package)
+        except OSError as error:
+            raise BuildError(f"writing the package {package} failed: {error}; check that its "
+                             "directory is writable") from error
 
     async def _publish(self, function_dir: Path, partial: Path, generation: int) -> Path:
         final = layout.generation_dir(function_dir, generation)

@@ -8,16 +8,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from devd.cli import inventory, invoke, sam, up
+from devd.cli import deploy, inventory, invoke, logs, sam, up
 from devd.config import Settings, resolve_settings
 from devd.errors import DevdError
 
-COMMANDS = (up, inventory, invoke, sam)
+COMMANDS = (up, inventory, invoke, deploy, logs, sam)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser for every subcommand."""
-    parser = argparse.ArgumentParser(prog="devd", description="Serve Lambda + API Gateway apps defined in Terraform locally.")
+    parser = argparse.ArgumentParser(prog="devd", description="Serve Lambda + API Gateway apps defined in Terraform locally, and deploy them.")
     parser.add_argument("-C", "--project", default=".", help="project root (default: the current directory)")
     commands = parser.add_subparsers(dest="command", required=True)
     for command in COMMANDS:

@@ -8,6 +8,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Protocol
 
+from devd.errors import DevdError
 from devd.logs.records import LogRecord
 
 
@@ -26,7 +27,7 @@ class DeployState(str, Enum):
 
 
 class Drift(str, Enum):
-    """How the deployed code compares with the local build."""
+    """The comparison of the deployed code with local builds."""
 
     UNKNOWN = "unknown"
     UP_TO_DATE = "up to date"
@@ -83,10 +84,10 @@ class DeployStatus:
 
 
 class Deployer(Protocol):
-    """What the daemon, the TUI and the command line call to deploy and to read cloud logs.
+    """The interface that the daemon, the TUI and the command line call to deploy and to read cloud logs.
 
     Functions are named by their Terraform address. Progress and Terraform's output arrive as
-    LogRecords with source "deploy"; state changes arrive as DeployStatus values.
+    LogRecords with source "deploy", and state changes arrive as DeployStatus values.
     """
 
     async def plan(self, function: str) -> DeployPlan:
@@ -108,3 +109,15 @@ class Deployer(Protocol):
     def remote_logs(self, function: str) -> AsyncIterator[LogRecord]:
         """Yield the deployed function's CloudWatch log events as they arrive."""
         ...
+
+    async def drift(self, function: str) -> Drift:
+        """Compare the deployed code hash with the hashes of local builds."""
+        ...
+
+
+class DeployError(DevdError):
+    """A deploy that could not run or did not land: a failed build, plan, apply or upload."""
+
+
+class DeployCancelled(DeployError):
+    """A deploy stopped by `cancel` before it finished."""

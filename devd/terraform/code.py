@@ -2,13 +2,16 @@
 
 Terraform itself only receives a zip: a `filename`, or an S3 object. devd follows that value back
 to where the zip comes from: a `data "archive_file"` (its `source_dir`, the directory of its
-`source_file`), possibly through an `aws_s3_object` whose `source` is that archive.
+`source_file`), possibly through an `aws_s3_object` whose `source` is that archive. A zip
+that devd builds itself is found in the `[packages]` table of devd.toml, which maps each zip
+path to its source directory.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any, Callable, Mapping
 
 from devd.inventory import Problem
 from devd.terraform.modules import ResourceInstance
@@ -18,10 +21,23 @@ from devd.terraform.values import Unknown
 class CodeLocator:
     """Resolve code directories against all resource instances of a configuration."""
 
-    def __init__(self, resources: dict[str, ResourceInstance], report: Callable[[Problem], None]) -> None:
+    def __init__(self, resources: dict[str, ResourceInstance], report: Callable[[Problem], None],
+                 root_dir: Path | None = None, packages: Mapping[Path, Path] | None = None) -> None:
+        """`packages` maps absolute zip paths to source directories; relative `filename`
+        values resolve against `root_dir`, where Terraform runs."""
         self.resources = resources
         self.report = report
+        self.root_dir = root_dir
+        self.packages = packages or {}
         self._archives_by_output: dict[str, ResourceInstance] | None = None
+
+    def package(self, resource: ResourceInstance) -> Path | None:
+        """Return the absolute zip path of a function whose `filename` the packages table maps."""
+        filename = resource.get("filename")
+        if not isinstance(filename, str) or self.root_dir is None:
+            return None
+        path = (self.root_dir / filename).resolve()
+        return path if path in self.packages else None
 
     def code_dir(self, resource: ResourceInstance) -> str | None:
         """Return the code directory of a function or layer, relative to the Terraform root."""
@@ -46,8 +62,13 @@ class CodeLocator:
                               "devd cannot build it (use source_dir or source_file)", resource)
             return directory
         if isinstance(value, str):
+            package = (self.root_dir / value).resolve() if self.root_dir is not None else None
+            if package is not None and package in self.packages:
+                return os.path.relpath(self.packages[package], self.root_dir)
             self._problem(f"{resource.address} deploys the prebuilt file {value} ({argument}); devd cannot map "
-                          "it back to source (package it with an archive_file data source or source_path)", resource)
+                          "it back to source: add it to the [packages] table of devd.toml, such as "
+                          f'"dist/NAME.zip" = "functions/NAME", or package it with an archive_file data source',
+                          resource)
         return None
 
     def _archive(self, value: Any) -> ResourceInstance | None:

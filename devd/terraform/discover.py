@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devd.config import load_packages
+from devd.errors import ConfigError
 from devd.inventory import Function, Inventory, Layer, Problem
 from devd.terraform.code import CodeLocator
 from devd.terraform.community import VirtualApiModule, VirtualModule
@@ -42,6 +44,8 @@ class _Spec:
     image: bool = False
     env_lines: dict[str, int] = field(default_factory=dict)
     """Lines of environment variables written as literal keys, for problems about one of them."""
+    package: Path | None = None
+    log_group: Any = None
 
 
 def discover(options: TerraformOptions, project_root: Path, cache: FileCache | None = None) -> Inventory:
@@ -91,6 +95,14 @@ def _discover(options: TerraformOptions, project_root: Path, cache: FileCache | 
     return Inventory(tuple(functions), tuple(routes), tuple(loader.problems), layers)
 
 
+def _packages(project_root: Path, report) -> dict[Path, Path]:
+    try:
+        return load_packages(project_root)
+    except ConfigError as error:
+        report(Problem(str(error)))
+        return {}
+
+
 def _is_data(address: str) -> bool:
     return address.startswith("data.") or ".data." in address
 
@@ -102,7 +114,7 @@ class _Builder:
         self.loader = loader
         self.project_root = project_root
         self.resources = resources
-        self.code = CodeLocator(resources, loader.report)
+        self.code = CodeLocator(resources, loader.report, loader.root_dir, _packages(project_root, loader.report))
 
     def resource_spec(self, resource: ResourceInstance) -> _Spec:
         block = resource.block
@@ -112,7 +124,8 @@ class _Builder:
             resource.address, Problem("", block.file, block.line), resource.get("function_name"),
             resource.get("runtime"), resource.get("handler"), None if image else self.code.code_dir(resource),
             environment, resource.get("timeout", 3), resource.get("memory_size", 128),
-            resource.get("architectures"), resource.get("layers"), image, _environment_lines(resource))
+            resource.get("architectures"), resource.get("layers"), image, _environment_lines(resource),
+            None if image else self.code.package(resource), _first(resource.get("logging_config", [])).get("log_group"))
 
     def module_spec(self, module: VirtualModule) -> _Spec:
         code_dir = _source_path_dir(module.input("source_path"))
@@ -142,7 +155,8 @@ class _Builder:
             architectures=tuple(spec.architectures) if isinstance(spec.architectures, list)
             and is_known(spec.architectures) else ("x86_64",),
             layers=self._layer_addresses(spec.layers), runnable=not spec.image,
-            file=spec.where.file, line=spec.where.line)
+            file=spec.where.file, line=spec.where.line, package=str(spec.package) if spec.package else None,
+            log_group=spec.log_group if isinstance(spec.log_group, str) else None)
 
     def layers(self, virtual: list[VirtualModule]) -> tuple[Layer, ...]:
         """Return every layer version: resources, and layers the lambda module creates."""

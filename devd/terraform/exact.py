@@ -50,6 +50,17 @@ class _Builder:
         self.root_dir = root_dir
         self.problems: list[Problem] = []
         self.by_address: dict[str, Function] = {}
+        self.packages = self._load_packages()
+
+    def _load_packages(self) -> dict[Path, Path]:
+        from devd.config import load_packages
+        from devd.errors import ConfigError
+
+        try:
+            return load_packages(self.project_root)
+        except ConfigError as error:
+            self.report(str(error))
+            return {}
 
     def report(self, message: str) -> None:
         problem = Problem(message)
@@ -83,7 +94,16 @@ class _Builder:
             code_dir=str(absolute) if absolute else None, source=self._relative(absolute),
             environment=self._environment(instance),
             timeout=self._number(instance, "timeout", 3), memory=self._number(instance, "memory_size", 128),
-            architectures=self._architectures(instance), layers=self._layers_of(instance), runnable=not image)
+            architectures=self._architectures(instance), layers=self._layers_of(instance), runnable=not image,
+            package=self._package(instance))
+
+    def _package(self, instance: Instance) -> str | None:
+        """Return the zip path of a function whose `filename` the [packages] table of devd.toml maps."""
+        filename = instance.values.get("filename")
+        if not isinstance(filename, str):
+            return None
+        path = (self.root_dir / filename).resolve()
+        return str(path) if path in self.packages else None
 
     def _layers_of(self, instance: Instance) -> tuple[str, ...]:
         """Return the layers of a function: addresses for layer versions in the configuration, else ARNs."""
@@ -168,8 +188,12 @@ class _Builder:
             for archive in self.index.instances.values():
                 if archive.type == "archive_file" and archive.values.get("output_path") == value:
                     return self._archive_dir(archive)
+            package = (self.root_dir / value).resolve()
+            if package in self.packages:
+                return os.path.relpath(self.packages[package], self.root_dir)
             self.report(f"{instance.address} deploys the prebuilt file {value} ({attribute}); devd cannot map it "
-                        "back to source (package it with an archive_file data source or source_path)")
+                        "back to source: add it to the [packages] table of devd.toml, such as "
+                        '"dist/NAME.zip" = "functions/NAME", or package it with an archive_file data source')
         elif instance.unknown.get(attribute) is True:
             self.report(f"{attribute} of {instance.address} is known only after apply and names no archive_file")
         return None

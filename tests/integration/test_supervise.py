@@ -436,7 +436,7 @@ async def moto_status(url: str) -> int | None:
 async def test_repository_procfile_runs_moto(tmp_path: Path) -> None:
     port = free_port()
     procfile = (REPO / "Procfile").read_text()
-    assert "moto: moto_server -H 127.0.0.1 -p 4566" in procfile
+    assert "moto: MOTO_IAM_LOAD_MANAGED_POLICIES=true moto_server -H 127.0.0.1 -p 4566" in procfile
     project = tmp_path / "app"
     project.mkdir()
     (project / "Procfile").write_text(procfile.replace("-p 4566", f"-p {port}"))

@@ -37,7 +37,7 @@ module "get_ping" {
   rest_api_execution_arn = aws_api_gateway_rest_api.api.execution_arn
   handler                = "ping.handler"
   runtime                = "python3.11"
-  source_dir             = "${path.module}/../functions/ping"
+  package                = "${path.module}/../dist/get-ping.zip"
   role_arn               = aws_iam_role.lambda.arn
 }
 """
@@ -165,6 +165,8 @@ def test_tf_change_adds_and_removes_route(devd: RunningDevd, example: Path) -> N
     ping.mkdir()
     (ping / "ping.py").write_text(
         "def handler(event, context):\n    return {'statusCode': 200, 'body': 'pong'}\n")
+    devd_toml = example / "devd.toml"
+    devd_toml.write_text(devd_toml.read_text() + '"dist/get-ping.zip" = "functions/ping"\n')
     rest_api = example / "infra/rest_api.tf"
     original = rest_api.read_text()
     rest_api.write_text(original + NEW_ROUTE)
@@ -191,8 +193,8 @@ def test_sigterm_leaves_no_process(example: Path) -> None:
 
 
 def test_missing_node_is_reported_and_python_serves(example: Path) -> None:
-    (example / "devd.toml").write_text(
-        'infra = "infra"\nvar_files = ["infra/vars/dev.tfvars"]\nnode = "/nonexistent/node"\n')
+    settings = example / "devd.toml"
+    settings.write_text('node = "/nonexistent/node"\n' + settings.read_text())
     running = start_devd(example)
     try:
         line = running.wait_for_line(r"get-hello: build FAILED")

@@ -5,12 +5,6 @@ locals {
   path_parameter = try(regex("^\\{([A-Za-z0-9_]+)\\+?\\}$", var.path_part)[0], null)
 }
 
-data "archive_file" "this" {
-  type        = "zip"
-  source_dir  = var.source_dir
-  output_path = "${path.root}/.terraform/build/${var.function_name}.zip"
-}
-
 resource "aws_lambda_function" "this" {
   function_name    = var.function_name
   role             = var.role_arn
@@ -18,8 +12,8 @@ resource "aws_lambda_function" "this" {
   handler          = var.handler
   timeout          = var.timeout
   memory_size      = var.memory_size
-  filename         = data.archive_file.this.output_path
-  source_code_hash = data.archive_file.this.output_base64sha256
+  filename         = var.package
+  source_code_hash = filebase64sha256(var.package)
 
   environment {
     variables = var.environment

@@ -38,8 +38,8 @@ variable "runtime" {
   type        = string
 }
 
-variable "source_dir" {
-  description = "Directory whose contents are zipped into the deployment package."
+variable "package" {
+  description = "Path of the deployment package (a zip that devd builds), relative to the root module directory."
   type        = string
 }
 

@@ -20,6 +20,7 @@ def project(tmp_path: Path) -> tuple[Path, Inventory]:
     root = tmp_path / "app"
     shutil.copytree(REPO / "infra", root / "infra", ignore=shutil.ignore_patterns(".terraform"))
     shutil.copytree(REPO / "functions", root / "functions", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(REPO / "devd.toml", root / "devd.toml")
     inventory = discover(TerraformOptions(root / "infra", (root / "infra/vars/dev.tfvars",)), root)
     return root, inventory
 

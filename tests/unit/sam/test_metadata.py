@@ -225,6 +225,7 @@ def test_written_file_readable_by_devd(tmp_path: Path, example: Inventory, examp
     project = tmp_path / "app"
     shutil.copytree(REPO / "infra", project / "infra", ignore=shutil.ignore_patterns(".terraform"))
     shutil.copytree(REPO / "functions", project / "functions")
+    shutil.copy2(REPO / "devd.toml", project / "devd.toml")
     document = metadata_document(example, example_builds, REPO / "infra", REPO)
     write_metadata(project / "infra" / METADATA_FILE_NAME, document)
 
