@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Mapping
+from typing import Mapping, Sequence
 
 
 class ApiKind(str, Enum):
@@ -145,3 +145,19 @@ class Inventory:
             if function.address == address:
                 return function
         return None
+
+
+def match_functions(functions: Sequence[Function], name: str) -> list[Function]:
+    """Return the functions a user means by `name`, most exact first.
+
+    A Terraform address or a full function name matches exactly. Failing that, a name matches
+    the functions whose name ends with it after a "-" or "_" (`get-hello` for
+    `devd-example-dev-get-hello`), or whose module is named so (`get_hello`).
+    """
+    exact = [f for f in functions if name in (f.address, f.name)]
+    if exact:
+        return exact
+    suffix = [f for f in functions if f.name.endswith(("-" + name, "_" + name))]
+    if suffix:
+        return suffix
+    return [f for f in functions if f.address.startswith((f"module.{name}.", f"module.{name}["))]

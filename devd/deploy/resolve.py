@@ -5,7 +5,7 @@ from __future__ import annotations
 from devd.config import Settings
 from devd.deploy.targets import COMPANION_TYPES, Companion
 from devd.errors import ConfigError
-from devd.inventory import Function
+from devd.inventory import Function, match_functions
 from devd.terraform.discover import discover
 from devd.terraform.loader import Loader, TerraformOptions
 from devd.terraform.values import Unknown
@@ -18,9 +18,9 @@ def _options(settings: Settings) -> TerraformOptions:
 
 
 def find_function(settings: Settings, name: str) -> Function:
-    """Return the function whose Terraform address or function name is `name`; raise ConfigError naming the choices."""
+    """Return the function the user names (see `match_functions`); raise ConfigError naming the choices."""
     inventory = discover(_options(settings), settings.project_root)
-    matches = [f for f in inventory.functions if name in (f.address, f.name)]
+    matches = match_functions(inventory.functions, name)
     if len(matches) == 1:
         return matches[0]
     known = ", ".join(f.name for f in inventory.functions) or "none"

@@ -115,5 +115,20 @@ def test_unknown_function_lists_names() -> None:
 
     settings = resolve_settings(Path(__file__).resolve().parents[3])
 
-    with pytest.raises(ConfigError, match="no function named 'get-hello'; functions: .*devd-example-dev-get-hello"):
-        find_function(settings, "get-hello")
+    with pytest.raises(ConfigError, match="no function named 'goodbye'; functions: .*devd-example-dev-get-hello"):
+        find_function(settings, "goodbye")
+
+
+def test_short_names_find_one_function_or_name_the_candidates() -> None:
+    from pathlib import Path
+
+    from devd.config import resolve_settings
+    from devd.deploy.resolve import find_function
+
+    settings = resolve_settings(Path(__file__).resolve().parents[3])
+
+    assert find_function(settings, "get-hello").name == "devd-example-dev-get-hello"
+    assert find_function(settings, "hello").name == "devd-example-dev-get-hello"
+    assert find_function(settings, "create_item").address == "module.create_item.aws_lambda_function.this"
+    with pytest.raises(ConfigError, match="several functions are named 'item'"):
+        find_function(settings, "item")
