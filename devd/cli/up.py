@@ -13,6 +13,7 @@ import time
 
 from devd.config import Settings
 from devd.logs.bridge import LogBridge
+from devd.logs.masking import MaskingFormatter
 
 log = logging.getLogger("devd.cli")
 
@@ -132,7 +133,7 @@ def _configure_logging(settings: Settings, daemon, verbose: bool) -> None:
     root = logging.getLogger("devd")
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     file_handler = logging.FileHandler(settings.state_dir / "devd.log")
-    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    file_handler.setFormatter(MaskingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(file_handler)
     root.addHandler(LogBridge(daemon.publish))
     root.propagate = False

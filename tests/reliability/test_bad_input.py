@@ -38,9 +38,10 @@ def test_malformed_procfile_line(example: Path) -> None:
 def test_wrong_type_in_devd_toml(example: Path, command: str, setting: str, shown: str, fix: str) -> None:
     (example / "devd.toml").write_text(setting + "\n")
 
-    result = subprocess.run([sys.executable, "-m", "devd", "-C", str(example), command, "--port", "0", "--no-tui"]
-                            if command == "up" else [sys.executable, "-m", "devd", "-C", str(example), command],
-                            capture_output=True, text=True, timeout=60)
+    arguments = ["--port", "0", "--no-tui"] if command == "up" else []
+
+    result = subprocess.run([sys.executable, "-m", "devd", "-C", str(example), command, *arguments],
+                            check=False, capture_output=True, text=True, timeout=60)
 
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
