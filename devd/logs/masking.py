@@ -23,14 +23,15 @@ they commonly start with ("IQoJb3JpZ2lu" and the older "FwoGZXIvYXdz")."""
 
 _SECRET_ASSIGNMENT = re.compile(
     rf"""(?ix)
-    (["']?[\w.-]*?(?:{_SECRET_WORDS})[\w.-]*["']?
-    \s*[:=]\s*["']?)
+    (["']?(?<![\w.-])(?=[\w.-]*?(?:{_SECRET_WORDS}))[\w.-]+["']?\s*[:=]\s*["']?)
     ((?:bearer|basic|aws4-hmac-sha256)\s+)?
     ([^"'\s,;}}]+)
     """
 )
 """A secret-named key followed by its value, in env, JSON, header or INI form. An
-Authorization scheme such as `Bearer` is kept and the credential after it masked."""
+Authorization scheme such as `Bearer` is kept and the credential after it masked. The
+lookbehind lets a key start only where a name starts, so the search stays linear in the length
+of a line."""
 
 
 class KnownSecrets:
