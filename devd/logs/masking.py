@@ -10,14 +10,18 @@ MASK = "****"
 
 _SECRET_WORDS = r"secret|token|password|passwd|credential|private[_-]?key|api[_-]?key|authorization"
 
-SECRET_NAME = re.compile(_SECRET_WORDS, re.IGNORECASE)
+_SECRET_WORD = re.compile(_SECRET_WORDS)
 """Words that make a variable or key name secret, such as DB_PASSWORD, GITHUB_TOKEN or
-STRIPE_SECRET_KEY."""
+STRIPE_SECRET_KEY, matched in lower case: a case-insensitive search of an alternation is
+about 20 times slower, and every output line of a worker is searched."""
 
-_ACCESS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AROA|AIDA)[A-Z0-9]{16}\b")
+_KEY_ID_PREFIXES = ("AKIA", "ASIA", "AROA", "AIDA")
+_SESSION_TOKEN_PREFIXES = ("IQoJb3JpZ2lu", "FwoGZXIvYXdz")
+
+_ACCESS_KEY_ID = re.compile(rf"\b(?:{'|'.join(_KEY_ID_PREFIXES)})[A-Z0-9]{{16}}\b")
 """AWS access key ids: long-term (AKIA), temporary (ASIA), role and user ids."""
 
-_SESSION_TOKEN = re.compile(r"\b(?:IQoJb3JpZ2lu|FwoGZXIvYXdz)[A-Za-z0-9+/=]{16,}")
+_SESSION_TOKEN = re.compile(rf"\b(?:{'|'.join(_SESSION_TOKEN_PREFIXES)})[A-Za-z0-9+/=]{{16,}}")
 """STS session tokens, recognised without a key name next to them by the base64 prefixes that
 they commonly start with ("IQoJb3JpZ2lu" and the older "FwoGZXIvYXdz")."""
 
@@ -71,16 +75,24 @@ KNOWN_SECRETS = KnownSecrets()
 
 def mask_secrets(text: str) -> str:
     """Return text with AWS key ids, session tokens, values of secret-named keys and values in
-    `KNOWN_SECRETS` replaced by ****."""
+    `KNOWN_SECRETS` replaced by ****.
+
+    Each pattern runs only when a cheap substring test finds what it needs in the line, because
+    most lines contain no secret and a regex search costs far more than `in`.
+    """
     text = KNOWN_SECRETS.mask(text)
-    text = _ACCESS_KEY_ID.sub(lambda m: m.group(0)[:4] + MASK, text)
-    text = _SESSION_TOKEN.sub(MASK, text)
-    return _SECRET_ASSIGNMENT.sub(lambda m: m.group(1) + (m.group(2) or "") + MASK, text)
+    if any(prefix in text for prefix in _KEY_ID_PREFIXES):
+        text = _ACCESS_KEY_ID.sub(lambda m: m.group(0)[:4] + MASK, text)
+    if any(prefix in text for prefix in _SESSION_TOKEN_PREFIXES):
+        text = _SESSION_TOKEN.sub(MASK, text)
+    if ("=" in text or ":" in text) and _SECRET_WORD.search(text.lower()):
+        text = _SECRET_ASSIGNMENT.sub(lambda m: m.group(1) + (m.group(2) or "") + MASK, text)
+    return text
 
 
 def is_secret_name(name: str) -> bool:
     """Return whether the value of a variable or key must not be shown, judged by its name."""
-    return bool(SECRET_NAME.search(name))
+    return bool(_SECRET_WORD.search(name.lower()))
 
 
 def mask_environment(environment: Mapping[str, str]) -> dict[str, str]:
