@@ -107,7 +107,7 @@ def _watch_terminal(loop: asyncio.AbstractEventLoop, daemon, app_done: threading
 
     loop.call_soon_threadsafe(lambda: asyncio.ensure_future(_exit_after_hangup(daemon)))
     time.sleep(_HANGUP_EXIT_SECONDS)
-    _log_to_file("the event loop did not stop within %.0f s of the terminal closing: exiting without cleanup",
+    _log_to_file("the event loop did not stop within %.1f s of the terminal closing: exiting without cleanup",
                  _HANGUP_EXIT_SECONDS)
     os._exit(129)
 

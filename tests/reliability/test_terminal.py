@@ -84,3 +84,41 @@ def test_closed_terminal_under_requests(example: Path) -> None:
     while processes_under(example) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert processes_under(example) == []
+
+
+BLOCKED_LOOP = """
+import asyncio, logging, sys, time
+from devd.cli import up
+
+up._HANGUP_EXIT_SECONDS = 0.5
+handler = logging.FileHandler(sys.argv[1])
+logging.getLogger("devd").addHandler(handler)
+loop = asyncio.new_event_loop()
+app_done = up.threading.Event()
+up.threading.Thread(target=up._watch_terminal, args=(loop, object(), app_done), daemon=True).start()
+print("watching", flush=True)
+time.sleep(30)  # the event loop never runs, as when it blocks on Textual's full output queue
+"""
+
+
+def test_blocked_loop_still_exits(tmp_path: Path) -> None:
+    log_file = tmp_path / "devd.log"
+    primary, secondary = os.openpty()
+    process = subprocess.Popen([sys.executable, "-c", BLOCKED_LOOP, str(log_file)], stdin=secondary,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                               preexec_fn=_take_terminal_ignoring_hangup)  # noqa: PLW1509 (no threads here)
+    os.close(secondary)
+    try:
+        assert process.stdout.readline().strip() == "watching"
+        started = time.monotonic()
+        os.close(primary)
+        status = process.wait(10)
+        elapsed = time.monotonic() - started
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    assert status == 129, process.stderr.read()
+    assert elapsed < 3.0
+    assert "did not stop within 0.5 s of the terminal closing: exiting without cleanup" in log_file.read_text()
