@@ -68,8 +68,18 @@ def load_file_settings(project_root: Path) -> dict[str, Any]:
         if expected is None:
             raise ConfigError(f"{path.name}: unknown setting {key!r}; known settings: {', '.join(sorted(_FILE_KEYS))}")
         if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
-            raise ConfigError(f"{path.name}: {key} must be a {expected.__name__}, got {value!r}")
+            raise ConfigError(f"{path.name}: {key} must be {_TYPE_NAMES[expected]}, got {value!r}; "
+                              f"write it as {_EXAMPLES[key]}")
     return table
+
+
+_TYPE_NAMES = {str: "a string", list: "a list", int: "an integer", bool: "true or false", dict: "a table"}
+
+_EXAMPLES = {"infra": 'infra = "infra"', "var_files": 'var_files = ["infra/vars/dev.tfvars"]',
+             "host": 'host = "127.0.0.1"', "port": "port = 3000", "region": 'region = "eu-west-1"',
+             "node": 'node = "/usr/local/bin/node"', "procfile": "procfile = false",
+             "backend": 'backend = "native"', "build": "a [build] table with concurrency = 4 under it"}
+"""A valid line for each setting, shown when a value has the wrong type."""
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

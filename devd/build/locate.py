@@ -36,7 +36,8 @@ class Entry:
 def split_handler(handler: str) -> tuple[str, str]:
     """Split a handler string into its file path and its export name, at the last dot.
 
-    Raises BuildError when either part is empty.
+    Raises BuildError when either part is empty, or when the file path leaves the code
+    directory (Lambda resolves it inside the task root, so it cannot be absolute or use "..").
     """
     module, dot, export = handler.strip().rpartition(".")
     module = module.removeprefix("./")
@@ -44,6 +45,11 @@ def split_handler(handler: str) -> tuple[str, str]:
         raise BuildError(
             f'invalid handler "{handler}": expected "path/to/file.export", '
             'such as "src/handler.main"'
+        )
+    if module.startswith("/") or ".." in module.split("/"):
+        raise BuildError(
+            f'invalid handler "{handler}": its file path points outside the function\'s code directory. '
+            'Write it relative to that directory, such as "src/handler.main"'
         )
     return module, export
 

@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import ast
 import logging
+import threading
 from collections import deque
 from pathlib import Path
 
 logger = logging.getLogger("devd.build")
+
+_PARSE_LOCK = threading.Lock()
+"""Serialises `ast.parse`: builds run in threads, and CPython 3.11 shares the AST constructor's
+recursion counter between threads, so two parses at once can fail with "SystemError: AST
+constructor recursion depth mismatch" (python/cpython#106905)."""
 
 
 def module_name(root: Path, file: Path) -> tuple[str, bool]:
@@ -104,7 +110,9 @@ def project_imports(root: Path, handler_file: Path) -> frozenset[Path]:
     while queue:
         file = queue.popleft()
         try:
-            tree = ast.parse(file.read_bytes(), filename=str(file))
+            source = file.read_bytes()
+            with _PARSE_LOCK:
+                tree = ast.parse(source, filename=str(file))
         except (SyntaxError, ValueError) as error:
             # NOTE: this parses with the Python that runs devd, so syntax newer than it (in a
             # handler for a newer runtime) stops the search here too.

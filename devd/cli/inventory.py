@@ -10,6 +10,7 @@ from dataclasses import asdict
 
 from devd.config import Settings
 from devd.errors import ConfigError
+from devd.logs.masking import mask_environment, mask_secrets
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -65,7 +66,7 @@ def _ls(settings: Settings, as_json: bool, exact: bool = False) -> int:
         document = {
             "functions": [_function_json(f) for f in inventory.functions],
             "routes": [dict(asdict(r), api=r.api.value, url=urls.get(r)) for r in inventory.routes],
-            "problems": [asdict(p) for p in inventory.problems],
+            "problems": [_problem_json(p) for p in inventory.problems],
             "layers": [asdict(layer) for layer in inventory.layers],
         }
         print(json.dumps(document, indent=2))
@@ -78,7 +79,7 @@ def _ls(settings: Settings, as_json: bool, exact: bool = False) -> int:
                  [[r.api.value, r.method, r.path, names.get(r.function or "", "not emulated"), urls.get(r, "-")]
                   for r in inventory.routes])
     for problem in inventory.problems:
-        print(f"problem: {problem}", file=sys.stderr)
+        print(f"problem: {mask_secrets(str(problem))}", file=sys.stderr)
     return 1 if any(problem.syntax for problem in inventory.problems) else 0
 
 
@@ -106,7 +107,12 @@ def _build(settings: Settings, names: list[str]) -> int:
 
 def _function_json(function) -> dict:
     document = asdict(function)
-    document["environment"] = dict(function.environment)
+    document["environment"] = mask_environment(function.environment)
     document["architectures"] = list(function.architectures)
     document["layers"] = list(function.layers)
     return document
+
+
+def _problem_json(problem) -> dict:
+    document = asdict(problem)
+    return {key: mask_secrets(value) if isinstance(value, str) else value for key, value in document.items()}

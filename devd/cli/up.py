@@ -8,11 +8,19 @@ import logging
 import os
 import signal
 import sys
+import threading
+import time
 
 from devd.config import Settings
 from devd.logs.bridge import LogBridge
+from devd.logs.masking import MaskingFormatter
 
 log = logging.getLogger("devd.cli")
+
+_TERMINAL_POLL_SECONDS = 0.5
+_HANGUP_EXIT_SECONDS = 10.0
+"""How long devd may take to stop its children after the terminal closes before it exits
+without cleanup."""
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -68,25 +76,40 @@ async def _up(settings: Settings, tui: bool, verbose: bool) -> int:
 
     if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
         loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(_exit_after_hangup(daemon)))
-    watch = asyncio.create_task(_watch_terminal(daemon))
+    app_done = threading.Event()
+    threading.Thread(target=_watch_terminal, args=(loop, daemon, app_done), name="devd-terminal",
+                     daemon=True).start()
     await DevdApp(daemon).run_async()
-    watch.cancel()
+    app_done.set()
     await daemon.stop()
     return 0
 
 
-async def _watch_terminal(daemon) -> None:
+def _watch_terminal(loop: asyncio.AbstractEventLoop, daemon, app_done: threading.Event) -> None:
     """Stop devd when its terminal goes away (a closed tab or tmux pane).
 
     A hung-up terminal makes `tcgetpgrp` fail with EIO. The full-screen view cannot be
     restored on a terminal that is gone, so devd stops its children and exits at once.
+
+    This runs in a thread because the event loop itself may be stuck: Textual's output thread
+    dies on the first write that fails with EIO, and after 30 more redraws the loop blocks on
+    that thread's full queue. When the loop has not exited within `_HANGUP_EXIT_SECONDS`,
+    this thread ends the process, and the kernel's parent-death signal and the group guards
+    stop the children, as after a `kill -9` of devd.
     """
-    while True:
-        await asyncio.sleep(0.5)
+    while not app_done.wait(_TERMINAL_POLL_SECONDS):
         try:
             os.tcgetpgrp(sys.stdin.fileno())
         except OSError:
-            await _exit_after_hangup(daemon)
+            break
+    else:
+        return
+
+    loop.call_soon_threadsafe(lambda: asyncio.ensure_future(_exit_after_hangup(daemon)))
+    time.sleep(_HANGUP_EXIT_SECONDS)
+    _log_to_file("the event loop did not stop within %.1f s of the terminal closing: exiting without cleanup",
+                 _HANGUP_EXIT_SECONDS)
+    os._exit(129)
 
 
 async def _exit_after_hangup(daemon) -> None:
@@ -96,13 +119,21 @@ async def _exit_after_hangup(daemon) -> None:
     os._exit(129)
 
 
+def _log_to_file(message: str, *args: object) -> None:
+    """Log a warning to `.devd/devd.log` only: the views belong to the blocked event loop."""
+    record = log.makeRecord(log.name, logging.WARNING, __file__, 0, message, args, None)
+    for handler in logging.getLogger("devd").handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+
+
 def _configure_logging(settings: Settings, daemon, verbose: bool) -> None:
     """Send devd's own log messages to `.devd/devd.log`, and warnings on to the views."""
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     root = logging.getLogger("devd")
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     file_handler = logging.FileHandler(settings.state_dir / "devd.log")
-    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    file_handler.setFormatter(MaskingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(file_handler)
     root.addHandler(LogBridge(daemon.publish))
     root.propagate = False

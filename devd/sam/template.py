@@ -21,6 +21,7 @@ from devd.inventory import ApiKind, Function, Inventory, Route
 from devd.sam.artifacts import Artifact
 from devd.sam.files import write_if_changed
 from devd.sam.naming import logical_id, relative_path, unique_names
+from devd.sam.secrets import withhold_secrets, write_env_vars
 
 TEMPLATE_FILE_NAME = "template.yaml"
 """The file name that devd writes in its state directory (`.devd/`) by default."""
@@ -173,5 +174,11 @@ def render_template(document: Mapping[str, Any]) -> str:
 
 
 def write_template(path: Path, document: Mapping[str, Any]) -> bool:
-    """Write the rendered template to `path` unless it contains the same text, and return True if it wrote."""
-    return write_if_changed(path, render_template(document))
+    """Write the rendered template to `path` unless it contains the same text, and return True if it wrote.
+
+    Secret environment values are masked in the template and written to `sam-env.json` beside
+    it instead (see `devd.sam.secrets`).
+    """
+    public, withheld = withhold_secrets(document)
+    write_env_vars(path, withheld)
+    return write_if_changed(path, render_template(public))

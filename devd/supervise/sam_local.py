@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from devd.logs.records import Level, LogRecord
+from devd.sam.secrets import env_vars_path
 from devd.supervise.backoff import Backoff
 from devd.supervise.managed import DEFAULT_GRACE_S, LogSink, ManagedProcess, StatusSink
 from devd.supervise.process_group import die_with_parent, signal_group
@@ -55,9 +56,14 @@ def sam_command(
 ) -> list[str]:
     """Return the argv of `sam local start-api` for `template`, listening on `host`:`port`.
 
-    `extra_args` follow as separate arguments; no shell parses them.
+    The secret environment values withheld from the template are passed with `--env-vars` when
+    their file exists beside it. `extra_args` follow as separate arguments; no shell parses them.
     """
-    return [sam, "local", "start-api", "-t", str(template), "--host", host, "--port", str(port), *extra_args]
+    command = [sam, "local", "start-api", "-t", str(template), "--host", host, "--port", str(port)]
+    env_vars = env_vars_path(template)
+    if env_vars.is_file():
+        command += ["--env-vars", str(env_vars)]
+    return [*command, *extra_args]
 
 
 def parse_mounts(line: str) -> tuple[MountedRoute, ...]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Awaitable, Callable, Iterable
@@ -14,7 +15,7 @@ from watchdog.observers.api import BaseObserver, ObservedWatch
 from watchdog.observers.polling import PollingObserver
 
 from devd.watch.coalesce import Coalescer
-from devd.watch.filters import is_relevant
+from devd.watch.filters import IGNORED_DIRECTORIES, is_relevant
 
 log = logging.getLogger("devd.watch")
 
@@ -49,6 +50,11 @@ class Watcher:
         self._queue: asyncio.Queue[Path] = asyncio.Queue()
         self._observer: BaseObserver | None = None
         self._watches: dict[tuple[Path, bool], ObservedWatch] = {}
+        self._roots: set[tuple[Path, bool]] = set()
+        self._missing: set[tuple[Path, bool]] = set()
+        self._sentinels: dict[Path, ObservedWatch] = {}
+        """Non-recursive watches on the nearest existing parent of each missing root, so that
+        devd notices when the root is created again."""
         self._task: asyncio.Task[None] | None = None
         self._handler: _Forward | None = None
         self.polling = False
@@ -63,13 +69,45 @@ class Watcher:
         self._task = asyncio.create_task(self._drain(), name="devd-watch")
 
     def update(self, roots: Iterable[tuple[Path, bool]]) -> None:
-        """Watch exactly these directories from now on; missing ones are skipped."""
+        """Watch exactly these directories from now on.
+
+        A directory that does not exist yet, or is deleted later (by a branch switch, say), is
+        watched from its nearest existing parent until it appears again.
+        """
         assert self._observer is not None and self._handler is not None
-        wanted = {(path.resolve(), recursive) for path, recursive in roots if path.is_dir()}
-        for key in set(self._watches) - wanted:
+        self._roots = {(path.resolve(), recursive) for path, recursive in roots}
+        self._missing &= self._roots
+        self._sync_roots()
+
+    def _sync_roots(self) -> list[Path]:
+        """Match the watches to the directories on disk; return the files of roots that came back.
+
+        A watch whose directory was deleted is dead (inotify drops it), so it is removed, and a
+        root that came back is watched anew. Files written into a root before its new watch
+        started raised no event, so the caller treats every file of such a root as changed.
+        """
+        present = {key for key in self._roots if key[0].is_dir()}
+        for key in set(self._watches) - present:
             self._observer.unschedule(self._watches.pop(key))
-        for key in wanted - set(self._watches):
+        revived = [key for key in self._missing if key in present]
+        for key in present - set(self._watches):
             self._schedule(key)
+        self._missing = self._roots - present
+        self._watch_parents({_nearest_existing(key[0]) for key in self._missing})
+
+        if revived:
+            log.info("watching %s again", ", ".join(str(key[0]) for key in revived))
+        return [path for key in revived for path in _files_under(key[0], key[1])]
+
+    def _watch_parents(self, parents: set[Path]) -> None:
+        assert self._observer is not None and self._handler is not None
+        for parent in set(self._sentinels) - parents:
+            self._observer.unschedule(self._sentinels.pop(parent))
+        for parent in parents - set(self._sentinels):
+            try:
+                self._sentinels[parent] = self._observer.schedule(self._handler, str(parent), recursive=False)
+            except OSError as error:
+                log.warning("cannot watch %s for a deleted directory to come back: %s", parent, error)
 
     def _schedule(self, key: tuple[Path, bool]) -> None:
         assert self._observer is not None and self._handler is not None
@@ -90,6 +128,7 @@ class Watcher:
         self._observer = PollingObserver(timeout=1.0)
         self._observer.start()
         self._watches.clear()
+        self._sentinels.clear()
         self.polling = True
         for key in keys:
             self._schedule(key)
@@ -108,7 +147,8 @@ class Watcher:
                 pass
             paths = self.coalescer.take(time.monotonic())
             if paths:
-                await self._deliver(paths)
+                revived = self._sync_roots()
+                await self._deliver(paths | frozenset(revived))
 
     async def _deliver(self, paths: frozenset[Path]) -> None:
         try:
@@ -124,3 +164,19 @@ class Watcher:
         if self._observer is not None:
             self._observer.stop()
             await asyncio.to_thread(self._observer.join, 2.0)
+
+
+def _nearest_existing(path: Path) -> Path:
+    for parent in path.parents:
+        if parent.is_dir():
+            return parent
+    return Path(path.anchor or "/")
+
+
+def _files_under(directory: Path, recursive: bool) -> list[Path]:
+    """Return the relevant files in directory (and its subdirectories when recursive)."""
+    found = []
+    for current, subdirectories, names in os.walk(directory):
+        subdirectories[:] = [name for name in subdirectories if recursive and name not in IGNORED_DIRECTORIES]
+        found.extend(path for path in (Path(current, name) for name in names) if is_relevant(path))
+    return found
