@@ -29,13 +29,8 @@ from devd.logs.records import Level, LogRecord
 from devd.runtime.environment import overridden_reserved_names, worker_environment
 from devd.runtime.invoke import InvokeResult
 from devd.runtime.spares import SpareKind, SpareWorkers
-from devd.runtime.worker import (
-    INIT_TIMEOUT_S,
-    STOP_GRACE_S,
-    LogSink,
-    Worker,
-    bootstrap_command,
-)
+from devd.runtime.launch import bootstrap_command
+from devd.runtime.worker import INIT_TIMEOUT_S, STOP_GRACE_S, LogSink, Worker
 
 logger = logging.getLogger("devd.runtime.pool")
 
@@ -90,7 +85,7 @@ class FunctionPool:
 
         self.function = function
         self._interpreter = node if function.language == "node" else python
-        bootstrap_command(function, self._interpreter)
+        bootstrap_command(function, self._interpreter, task_root)
         self._task_root = task_root
         self._handler = handler
         self._on_log = on_log

@@ -9,6 +9,12 @@ waits, because a runtime that cannot load its handler never fetches them.
 A spare runtime, started before devd has a function for it, first long-polls the devd-specific
 `GET /devd/assignment`. The server returns the function's environment and task root once
 `assign` is called.
+
+Only the worker's own process may use the server: every route starts with a random secret
+segment, which the worker finds in `AWS_LAMBDA_RUNTIME_API` ("127.0.0.1:PORT/SECRET"), and any
+other path gets 404. Clients that build URLs as "http://" + AWS_LAMBDA_RUNTIME_API + path (the
+bootstraps, aws-lambda-go, shell and Python custom runtimes) reach it unchanged.
+NOTE: a client that keeps only the host and port of that variable loses the secret and gets 404.
 """
 
 from __future__ import annotations
@@ -167,18 +173,22 @@ class RuntimeApiServer:
         self._init_error: Reply | None = None
         self._pollers: set[asyncio.Task] = set()
         self._runner: web.AppRunner | None = None
+        self._secret = secrets.token_urlsafe(18)
         self.address = ""
+        self.init_finished_at: float | None = None
+        """The `time.monotonic()` at which `init_finished` was set."""
 
     async def start(self) -> None:
-        """Listen on 127.0.0.1 on a free port, and set `address` to "127.0.0.1:PORT"."""
+        """Listen on 127.0.0.1 on a free port, and set `address` to "127.0.0.1:PORT/SECRET"."""
         app = web.Application(client_max_size=MAX_RESPONSE_BYTES + 1)
+        prefix = f"/{self._secret}{API_PREFIX}"
         app.add_routes(
             [
-                web.get(f"{API_PREFIX}/invocation/next", self._next),
-                web.post(f"{API_PREFIX}/invocation/{{request_id}}/response", self._response),
-                web.post(f"{API_PREFIX}/invocation/{{request_id}}/error", self._error),
-                web.post(f"{API_PREFIX}/init/error", self._init_error_route),
-                web.get(f"{API_PREFIX}/devd/assignment", self._assignment_route),
+                web.get(f"{prefix}/invocation/next", self._next),
+                web.post(f"{prefix}/invocation/{{request_id}}/response", self._response),
+                web.post(f"{prefix}/invocation/{{request_id}}/error", self._error),
+                web.post(f"{prefix}/init/error", self._init_error_route),
+                web.get(f"{prefix}/devd/assignment", self._assignment_route),
             ]
         )
 
@@ -188,7 +198,7 @@ class RuntimeApiServer:
         await site.start()
 
         host, port = self._runner.addresses[0][:2]
-        self.address = f"{host}:{port}"
+        self.address = f"{host}:{port}/{self._secret}"
 
     def assign(self, assignment: Assignment) -> None:
         """Send the assignment to the spare runtime: now if it is polling, else on its poll.
@@ -246,8 +256,13 @@ class RuntimeApiServer:
         finally:
             self._pollers.discard(task)
 
+    def _mark_init_finished(self) -> None:
+        if not self.init_finished.is_set():
+            self.init_finished_at = time.monotonic()
+            self.init_finished.set()
+
     async def _next(self, request: web.Request) -> web.StreamResponse:
-        self.init_finished.set()
+        self._mark_init_finished()
         pending = await self._long_poll(self._take_next())
 
         invocation = pending.invocation
@@ -307,7 +322,7 @@ class RuntimeApiServer:
         for pending in [*self._in_flight.values(), *_drain_queue(self._queue)]:
             self._finish(pending, self._init_error)
 
-        self.init_finished.set()
+        self._mark_init_finished()
         if first_report and self.on_init_error is not None:
             self.on_init_error(error)
         return _json_response(202, {"status": "OK"})

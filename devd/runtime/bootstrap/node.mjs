@@ -26,7 +26,11 @@ const ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type";
 const MODULE_EXTENSIONS = [".js", ".mjs", ".cjs"];
 
 const env = process.env;
-const [apiHost, apiPort] = (env.AWS_LAMBDA_RUNTIME_API ?? "").split(":");
+// AWS_LAMBDA_RUNTIME_API is "host:port", or "host:port/secret" for devd's Runtime API, whose
+// routes all start with that secret path segment.
+const [apiAuthority, ...apiPath] = (env.AWS_LAMBDA_RUNTIME_API ?? "").split("/");
+const [apiHost, apiPort] = apiAuthority.split(":");
+const apiBase = (apiPath.length > 0 ? `/${apiPath.join("/")}` : "") + API_PREFIX;
 const agent = new http.Agent({ keepAlive: true });
 
 // The request id of the invocation that the handler is processing, or null between invocations.
@@ -47,7 +51,7 @@ function callRuntimeApi(method, route, body = undefined, headers = {}) {
       host: apiHost,
       port: Number(apiPort),
       method,
-      path: API_PREFIX + route,
+      path: apiBase + route,
       agent,
       headers: body === undefined ? headers : { ...headers, "Content-Length": Buffer.byteLength(body) },
     };
@@ -214,9 +218,9 @@ function makeContext(headers, callback) {
 
 // Runs the handler and settles with its result: the promise it returns, or the callback
 // (or context.done/succeed/fail) for callback-style handlers, whichever comes first. A
-// synchronous throw propagates to the caller.
-// NOTE: devd posts the callback's result at once and does not wait for the event loop to
-// empty, whatever the value of context.callbackWaitsForEmptyEventLoop.
+// synchronous throw propagates to the caller. As in Lambda, a callback's result is sent once
+// the event loop is empty (Node's `beforeExit`), unless the handler set
+// context.callbackWaitsForEmptyEventLoop to false. A returned promise's result is sent at once.
 function runHandler(handler, event, headers) {
   let settled = false;
   let resolveResult;
@@ -225,28 +229,46 @@ function runHandler(handler, event, headers) {
     resolveResult = resolve;
     rejectResult = reject;
   });
-  const callback = (error, value) => {
-    if (settled) {
-      return;
-    }
-    settled = true;
+  const finish = (error, value) => {
     if (error !== null && error !== undefined) {
       rejectResult(error);
     } else {
       resolveResult(value);
     }
   };
+  const callback = (error, value) => {
+    if (settled) {
+      return;
+    }
+    settled = true;
+    if (context.callbackWaitsForEmptyEventLoop) {
+      process.once("beforeExit", () => finish(error, value));
+    } else {
+      finish(error, value);
+    }
+  };
+  const context = makeContext(headers, callback);
 
-  const returned = handler(event, makeContext(headers, callback), callback);
+  const returned = handler(event, context, callback);
 
   if (returned && typeof returned.then === "function") {
     returned.then(
-      (value) => callback(null, value),
-      (error) => callback(error ?? new Error("The handler's promise was rejected without a reason")),
+      (value) => {
+        if (!settled) {
+          settled = true;
+          finish(null, value);
+        }
+      },
+      (error) => {
+        if (!settled) {
+          settled = true;
+          finish(error ?? new Error("The handler's promise was rejected without a reason"));
+        }
+      },
     );
   } else if (handler.length < 3 && !settled) {
     // Lambda ignores the return value of a handler that is neither async nor callback-style,
-    // and responds null once the event loop is empty. devd responds null at once.
+    // and responds null once the event loop is empty.
     if (returned !== undefined) {
       console.error(
         "The handler returned a value without a promise or a callback, so Lambda responds null. Make it async or call the callback.",

@@ -1,0 +1,94 @@
+"""The platform lines that Lambda writes around each invocation: START, END and REPORT.
+
+Lambda separates the fields of a REPORT line with tabs, gives durations in milliseconds with
+two decimals, bills whole milliseconds rounded up, and adds `Init Duration` to the first
+invocation of a new execution environment only. The values here are formatted the same way,
+so that log queries written for CloudWatch (`REPORT RequestId: … Duration: … ms`) also match
+devd's output.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+FUNCTION_VERSION = "$LATEST"
+
+
+@dataclass(frozen=True)
+class Report:
+    """The measured values of one invocation.
+
+    `init_duration_ms` is set on the first invocation of a worker only. `status` is "timeout"
+    or "error" when the runtime did not answer, and `error_type` then names what happened.
+    """
+
+    request_id: str
+    duration_ms: float
+    memory_size_mb: int
+    max_memory_used_mb: int | None
+    init_duration_ms: float | None = None
+    status: str | None = None
+    error_type: str | None = None
+
+
+def start_line(request_id: str) -> str:
+    """Return the line Lambda writes when it hands an event to the runtime."""
+    return f"START RequestId: {request_id} Version: {FUNCTION_VERSION}"
+
+
+def end_line(request_id: str) -> str:
+    """Return the line Lambda writes when an invocation ends."""
+    return f"END RequestId: {request_id}"
+
+
+def billed_duration_ms(duration_ms: float) -> int:
+    """Return the billed milliseconds: the duration rounded up to a whole millisecond, at least 1.
+
+    NOTE: devd bills the invocation alone. Lambda also bills the init phase in some cases
+    (custom runtimes), which devd does not model.
+    """
+    return max(1, math.ceil(round(duration_ms, 6)))
+
+
+def report_line(report: Report) -> str:
+    """Return the REPORT line of one invocation, with tab-separated fields."""
+    fields = [
+        f"REPORT RequestId: {report.request_id}",
+        f"Duration: {report.duration_ms:.2f} ms",
+        f"Billed Duration: {billed_duration_ms(report.duration_ms)} ms",
+        f"Memory Size: {report.memory_size_mb} MB",
+    ]
+    if report.max_memory_used_mb is not None:
+        fields.append(f"Max Memory Used: {report.max_memory_used_mb} MB")
+    if report.init_duration_ms is not None:
+        fields.append(f"Init Duration: {report.init_duration_ms:.2f} ms")
+    if report.status is not None:
+        fields.append(f"Status: {report.status}")
+    if report.error_type is not None:
+        fields.append(f"Error Type: {report.error_type}")
+    return "\t".join(fields)
+
+
+def parse_peak_rss_mb(status_text: str) -> int | None:
+    """Return the peak resident set size (`VmHWM`) of a /proc/PID/status text in whole MB,
+    rounded up, or None when the text has no such field."""
+    for line in status_text.splitlines():
+        if line.startswith("VmHWM:"):
+            kilobytes = int(line.split()[1])
+            return math.ceil(kilobytes / 1024)
+    return None
+
+
+def peak_memory_mb(pid: int) -> int | None:
+    """Return the peak resident memory of a process in MB, or None when it cannot be read
+    (the process has exited, or the system has no /proc).
+
+    NOTE: this counts the runtime process alone, not the children it started.
+    """
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    return parse_peak_rss_mb(text)
