@@ -11,6 +11,7 @@ from typing import Any, Mapping
 
 from devd.build.settings import BuildSettings, parse_build_settings
 from devd.errors import ConfigError
+from devd.runtime.options import DebugPlan, WorkerSettings, parse_worker_settings
 
 DEFAULT_PORT = 3000
 
@@ -35,6 +36,10 @@ class Settings:
     """"native" (devd's workers), "sam" (`sam local start-api`), or "auto" (sam when a container
     engine responds)."""
     environ: Mapping[str, str] = field(default_factory=dict)
+    workers: WorkerSettings = WorkerSettings()
+    """The `[workers]` table: passed-through host variables, pool size, idle time, account."""
+    debug: DebugPlan = DebugPlan()
+    """The functions that `devd up --debug` runs under a debugger."""
 
     @property
     def state_dir(self) -> Path:
@@ -43,7 +48,7 @@ class Settings:
 
 
 _FILE_KEYS = {"infra": str, "var_files": list, "host": str, "port": int, "region": str, "node": str,
-              "procfile": bool, "backend": str, "build": dict}
+              "procfile": bool, "backend": str, "build": dict, "workers": dict}
 
 
 def load_file_settings(project_root: Path) -> dict[str, Any]:
@@ -92,7 +97,8 @@ def resolve_settings(project_root: Path, *, infra: str | None = None, var_files:
         host=host or file.get("host", "127.0.0.1"), port=port_value, region=file.get("region", "us-east-1"),
         node=file.get("node", "node"), watch=watch, procfile=procfile and file.get("procfile", True),
         backend=_backend(backend or file.get("backend", "native")), environ=dict(os.environ),
-        build=parse_build_settings(file.get("build", {}), root, _settings_file_name(root)))
+        build=parse_build_settings(file.get("build", {}), root, _settings_file_name(root)),
+        workers=parse_worker_settings(file.get("workers", {}), _settings_file_name(root)))
 
 
 def _settings_file_name(root: Path) -> str:

@@ -33,6 +33,7 @@ from devd.logs.masking import mask_secrets
 from devd.logs.records import Level, LogRecord, RequestRecord
 from devd.runtime.gateway import Gateway
 from devd.runtime.invoke import InvokeResult
+from devd.runtime.options import pool_options
 from devd.runtime.pool import FunctionPool
 from devd.runtime.spares import SpareWorkers
 from devd.supervise.procfile_runner import ProcfileRunner
@@ -309,7 +310,7 @@ class Daemon:
         if result.ok and result.task_root is not None:
             try:
                 pool = FunctionPool(function, result.task_root, result.handler, self._worker_log(function, result),
-                                    region=self.settings.region, node=self.settings.node, spares=self.spares)
+                                    spares=self.spares, **pool_options(self.settings, function))
             except RuntimeStartError as start_error:
                 error = str(start_error)
 

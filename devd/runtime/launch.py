@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
+import time
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -104,3 +106,17 @@ async def spawn_runtime(
 def function_arn(region: str, account_id: str, function_name: str) -> str:
     """Return the unqualified ARN of a Lambda function."""
     return f"arn:aws:lambda:{region}:{account_id}:function:{function_name}"
+
+
+async def wait_for_free_port(port: int, timeout_s: float) -> None:
+    """Wait until nothing listens on 127.0.0.1:`port`, for at most `timeout_s` seconds."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+                return
+            except OSError:
+                pass
+        await asyncio.sleep(0.05)
