@@ -244,7 +244,7 @@ class Worker:
         self._request_id = request_id
         invocation = Invocation(request_id, event, self._arn, self._timeout_s, new_trace_id())
         pending = self._server.submit(invocation)
-        pending.delivered.add_done_callback(lambda _: self._emit(Level.INFO, start_line(request_id), request_id))
+        pending.delivered.add_done_callback(self._log_start)
         try:
             result = await self._run(pending)
             self._emit_end_and_report(result, pending)
@@ -302,6 +302,12 @@ class Worker:
         if self._server.init_finished.is_set():
             return self._init_limit_s
         return max(0.0, self._init_started + self._init_limit_s - time.monotonic())
+
+    def _log_start(self, delivered: asyncio.Future[float]) -> None:
+        # Runs before the event reaches the runtime, so START precedes the handler's output.
+        if not delivered.cancelled():
+            request_id = self._request_id
+            self._emit(Level.INFO, start_line(request_id or ""), request_id)
 
     def _emit_end_and_report(self, result: InvokeResult, pending: PendingInvocation) -> None:
         """Log END and REPORT, after START when the runtime never fetched the event."""
