@@ -31,7 +31,7 @@ from devd.logs.records import Level, LogRecord
 from devd.runtime.environment import overridden_reserved_names, worker_environment
 from devd.runtime.invoke import InvokeResult
 from devd.runtime.spares import SpareKind, SpareWorkers
-from devd.runtime.launch import bootstrap_command, wait_for_free_port
+from devd.runtime.launch import bootstrap_command, is_custom_runtime, wait_for_free_port
 from devd.runtime.options import DEFAULT_IDLE_TIMEOUT_S, Debugger
 from devd.runtime.worker import INIT_TIMEOUT_S, STOP_GRACE_S, LogSink, Worker
 
@@ -95,6 +95,9 @@ class FunctionPool:
         bootstrap_command(function, self._interpreter, task_root)
         if debugger is not None:
             max_workers, spares = 1, None
+        if is_custom_runtime(function.runtime):
+            # A spare runs devd's own bootstrap, which a custom runtime replaces.
+            spares = None
         self._task_root = task_root
         self._handler = handler
         self._on_log = on_log

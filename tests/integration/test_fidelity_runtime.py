@@ -155,6 +155,23 @@ def handler(event, context):
 """,
 }
 
+CUSTOM_BOOTSTRAP = """#!/usr/bin/env python3
+import json
+import os
+import urllib.request
+
+api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime"
+while True:
+    with urllib.request.urlopen(api + "/invocation/next") as reply:
+        request_id = reply.headers["Lambda-Runtime-Aws-Request-Id"]
+        event = json.loads(reply.read())
+    print("custom runtime received", event["rawPath"], flush=True)
+    result = {"handler": os.environ["_HANDLER"], "path": event["rawPath"], "requestId": request_id}
+    body = json.dumps({"statusCode": 200, "body": json.dumps(result)}).encode()
+    request = urllib.request.Request(api + f"/invocation/{request_id}/response", data=body, method="POST")
+    urllib.request.urlopen(request).read()
+"""
+
 TYPESCRIPT_HANDLER = """interface Order {
   id: string;
 }
@@ -188,6 +205,7 @@ FUNCTIONS = [
     ("context-py", "python3.12", "context_py.handler", "py", "GET /context-py", "memory_size = 256"),
     ("env", "python3.12", "env.handler", "py", "GET /env", ""),
     ("sleepy-default", "python3.12", "sleepy_default.handler", "py", "GET /sleepy-default", ""),
+    ("custom", "provided.al2023", "my.handler", "custom", "GET /custom", ""),
 ]
 
 MAIN_TF = """
@@ -310,6 +328,10 @@ def write_project(root: Path) -> Path:
             path.write_text(text.lstrip())
     (root / "functions" / "ts").mkdir(parents=True)
     (root / "functions" / "ts" / "handler.ts").write_text(TYPESCRIPT_HANDLER)
+    bootstrap = root / "functions" / "custom" / "bootstrap"
+    bootstrap.parent.mkdir(parents=True)
+    bootstrap.write_text(CUSTOM_BOOTSTRAP)
+    bootstrap.chmod(0o755)
 
     blocks = [MAIN_TF]
     for name, runtime, handler, source, route, extra in FUNCTIONS:
@@ -576,6 +598,33 @@ def test_runtime_api_rejects_requests_without_secret(app: RunningDevd) -> None:
     with pytest.raises(urllib.error.HTTPError) as rejected:
         urllib.request.urlopen(f"http://{host_port}/2018-06-01/runtime/invocation/next", timeout=5)
     assert rejected.value.code in (403, 404)
+
+
+# Custom runtimes
+
+
+def test_custom_runtime_bootstrap_serves(app: RunningDevd) -> None:
+    start = app.mark()
+    status, body = app.get("/custom")
+
+    assert status == 200
+    answer = json.loads(body)
+    assert answer["handler"] == "my.handler"
+    assert answer["path"] == "/custom"
+    lines = wait_for_lines(app, "custom", r"REPORT RequestId:", start)
+    assert any(f"[req {answer['requestId'][:8]}] custom runtime received /custom" in line for line in lines)
+
+    second = json.loads(app.get("/custom")[1])
+    assert second["requestId"] != answer["requestId"]
+
+
+def test_custom_runtime_rebuilds_on_bootstrap_change(app: RunningDevd) -> None:
+    bootstrap = app.project / "functions" / "custom" / "bootstrap"
+    start = app.mark()
+    bootstrap.write_text(bootstrap.read_text().replace('"handler": os.environ["_HANDLER"]', '"handler": "edited"'))
+
+    wait_for_lines(app, "custom", r"\| built #\d+", start)
+    assert json.loads(app.get("/custom")[1])["handler"] == "edited"
 
 
 # Platform lines
