@@ -409,6 +409,36 @@ async def test_requests_beyond_max_workers_wait_in_order(make_pool: PoolFactory)
 
 
 @requires_node
+async def test_pool_grows_to_cap_one_invocation_each(make_pool: PoolFactory) -> None:
+    pool = make_pool("sleeps.handler", timeout=5, max_workers=3)
+
+    results = await asyncio.gather(*(pool.invoke(b'{"ms": 400}') for _ in range(5)))
+
+    pids = [decode_payload(result)["pid"] for result in results]
+    assert len(set(pids)) == 3
+    assert max(pids.count(pid) for pid in set(pids)) == 2
+    assert pool.stats.workers == 3
+
+
+@requires_node
+async def test_idle_workers_stop_but_one_stays_warm(make_pool: PoolFactory) -> None:
+    pool = make_pool("sleeps.handler", timeout=5, idle_timeout_s=0.5)
+    await asyncio.gather(pool.invoke(b'{"ms": 300}'), pool.invoke(b'{"ms": 300}'))
+    assert pool.stats.workers == 2
+
+    await asyncio.sleep(0.3)
+    assert pool.stats.workers == 2
+    deadline = time.monotonic() + 5
+    while pool.stats.workers > 1 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+
+    assert pool.stats.workers == 1
+    await asyncio.sleep(0.8)
+    assert pool.stats.workers == 1
+    assert decode_payload(await pool.invoke(b'{"ms": 1}'))["slept"] == 1
+
+
+@requires_node
 async def test_close_leaves_no_process(make_pool: PoolFactory) -> None:
     node_pool = make_pool("sleeps.handler", timeout=5)
     python_pool = make_pool("sleeps.handler", "python3.12", timeout=5)
