@@ -144,7 +144,8 @@ class DebugPlan:
 
         if function.language == "node":
             return Debugger("node", port, (f"--inspect=127.0.0.1:{port}",))
-        return Debugger("debugpy", port, ("-m", "debugpy", "--listen", f"127.0.0.1:{port}"))
+        # Without frozen modules off, CPython 3.11+ and debugpy warn that breakpoints may be missed.
+        return Debugger("debugpy", port, ("-Xfrozen_modules=off", "-m", "debugpy", "--listen", f"127.0.0.1:{port}"))
 
 
 def pool_options(settings: Settings, function: Function) -> dict[str, Any]:

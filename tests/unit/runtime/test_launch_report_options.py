@@ -116,7 +116,7 @@ def test_debug_plan_ports_per_language() -> None:
 
     assert (node.kind, node.port, node.interpreter_args) == ("node", 9229, ("--inspect=127.0.0.1:9229",))
     assert (python.kind, python.port) == ("debugpy", 5678)
-    assert python.interpreter_args == ("-m", "debugpy", "--listen", "127.0.0.1:5678")
+    assert python.interpreter_args == ("-Xfrozen_modules=off", "-m", "debugpy", "--listen", "127.0.0.1:5678")
     assert second_node.port == 9230
     assert plan.debugger_for(make_function("orders")).port == 9229
     assert plan.debugger_for(make_function("billing")) is None
