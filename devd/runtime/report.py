@@ -10,10 +10,13 @@ devd's output.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
-from pathlib import Path
 
 FUNCTION_VERSION = "$LATEST"
+
+_STATUS_READ_BYTES = 16384
+"""Bytes of /proc/PID/status read at most: the whole file, which is about 1.5 KB on Linux 6."""
 
 
 @dataclass(frozen=True)
@@ -21,7 +24,7 @@ class Report:
     """The measured values of one invocation.
 
     `init_duration_ms` is set on the first invocation of a worker only. `status` is "timeout"
-    or "error" when the runtime did not answer, and `error_type` then names what happened.
+    or "error" when the runtime did not respond, and `error_type` then names what happened.
     """
 
     request_id: str
@@ -46,8 +49,7 @@ def end_line(request_id: str) -> str:
 def billed_duration_ms(duration_ms: float) -> int:
     """Return the billed milliseconds: the duration rounded up to a whole millisecond, at least 1.
 
-    NOTE: devd bills the invocation alone. Lambda also bills the init phase in some cases
-    (custom runtimes), which devd does not model.
+    NOTE: devd bills the invocation alone and does not model any billing of the init phase.
     """
     return max(1, math.ceil(round(duration_ms, 6)))
 
@@ -87,8 +89,15 @@ def peak_memory_mb(pid: int) -> int | None:
 
     NOTE: this counts the runtime process alone, not the children it started.
     """
+    # os.open and os.read cost a third of Path.read_text, and this runs on every invocation.
     try:
-        text = Path(f"/proc/{pid}/status").read_text()
+        descriptor = os.open(f"/proc/{pid}/status", os.O_RDONLY)
     except OSError:
         return None
+    try:
+        text = os.read(descriptor, _STATUS_READ_BYTES).decode("ascii", "replace")
+    except OSError:
+        return None
+    finally:
+        os.close(descriptor)
     return parse_peak_rss_mb(text)
