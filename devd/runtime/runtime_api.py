@@ -58,6 +58,18 @@ class ErrorDocument:
         return json.dumps(document).encode()
 
 
+def error_log_lines(error: ErrorDocument) -> list[str]:
+    """Return the log lines of an error: "Type: message", then the stack trace's lines.
+
+    A Node.js stack starts with "Name: message", which the first line already shows, so that
+    stack line is left out.
+    """
+    lines = [line.rstrip() for entry in error.stack_trace for line in entry.splitlines()]
+    if lines and error.message and lines[0].endswith(error.message):
+        lines = lines[1:]
+    return [f"{error.error_type}: {error.message}", *(line for line in lines if line.strip())]
+
+
 @dataclass(frozen=True)
 class Invocation:
     """One event to deliver to the handler."""

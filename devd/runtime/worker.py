@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import select
 import time
 import uuid
 from datetime import datetime, timezone
@@ -29,11 +28,12 @@ from devd.logs.records import Level, LogRecord
 from devd.runtime.environment import log_stream_name, mask_environment, worker_environment
 from devd.runtime.invoke import InvokeResult
 from devd.runtime.launch import bootstrap_command, function_arn, spawn_runtime
-from devd.runtime.output import OutputProtocol, describe_exit, line_level
+from devd.runtime.output import OutputProtocol, describe_exit, drain_pipes, line_level
 from devd.runtime.report import Report, end_line, peak_memory_mb, report_line, start_line
 from devd.runtime.runtime_api import (
     Assignment,
     ErrorDocument,
+    error_log_lines,
     Invocation,
     PendingInvocation,
     Reply,
@@ -59,9 +59,6 @@ LIFTED_TIMEOUT_S = 12 * 3600.0
 """Init and invocation limit of a worker whose timeouts are lifted for a debugger: long enough
 for a debugging session, short enough that a forgotten breakpoint does not hold a request
 forever."""
-
-_MAX_DRAIN_ROUNDS = 100
-
 
 class Worker:
     """One runtime process and the Runtime API server that only it uses.
@@ -380,30 +377,10 @@ class Worker:
         await self._server.close()
 
     async def _drain_output(self) -> None:
-        """Wait until the output the process wrote so far has reached the log sink.
-
-        The runtime writes its output before it posts the response, so this keeps the
-        handler's last lines tagged with the request id of the invocation that wrote them.
-        """
-        poller = select.poll()
-        for fd in self._pipe_fds():
-            poller.register(fd, select.POLLIN)
-
-        for _ in range(_MAX_DRAIN_ROUNDS):
-            if not any(events & select.POLLIN for _, events in poller.poll(0)):
-                return
-            await asyncio.sleep(0)
-
-    def _pipe_fds(self) -> list[int]:
-        fds = []
-        for stream in (1, 2):
-            pipe_transport = self._transport.get_pipe_transport(stream) if self._transport else None
-            if pipe_transport is None or pipe_transport.is_closing():
-                continue
-            pipe = pipe_transport.get_extra_info("pipe")
-            if pipe is not None:
-                fds.append(pipe.fileno())
-        return fds
+        # The runtime writes its output before it posts the response, so this keeps the
+        # handler's last lines tagged with the request id of the invocation that wrote them.
+        if self._transport is not None:
+            await drain_pipes(self._transport)
 
     def _on_process_exit(self, returncode: int) -> None:
         self._exit_task = asyncio.get_running_loop().create_task(self._finish_exit(returncode))
@@ -430,16 +407,8 @@ class Worker:
         self._log_error_document(error, self._request_id)
 
     def _log_error_document(self, error: ErrorDocument, request_id: str | None) -> None:
-        header = f"{error.error_type}: {error.message}"
-        self._emit(Level.ERROR, header, request_id)
-
-        # A Node.js stack starts with "Name: message", which the header already shows.
-        lines = [line.rstrip() for entry in error.stack_trace for line in entry.splitlines()]
-        if lines and error.message and lines[0].endswith(error.message):
-            lines = lines[1:]
-        for line in lines:
-            if line.strip():
-                self._emit(Level.ERROR, line, request_id)
+        for line in error_log_lines(error):
+            self._emit(Level.ERROR, line, request_id)
 
     def _emit(self, level: Level, text: str, request_id: str | None) -> None:
         record = LogRecord(source=self.function.name, text=text, level=level, request_id=request_id)
