@@ -92,6 +92,8 @@ class Reply:
     payload: bytes
     error: ErrorDocument | None = None
     during_init: bool = False
+    received_at: float = field(default_factory=time.monotonic)
+    """The `time.monotonic()` at which the runtime's reply arrived."""
 
 
 @dataclass(frozen=True)

@@ -265,7 +265,7 @@ class Worker:
             timeout=self._init_wait_s(),
             return_when=asyncio.FIRST_COMPLETED,
         )
-        if pending.reply.done():
+        if pending.reply.done() and not pending.delivered.done():
             return self._reply_result(request_id, pending.reply.result(), 0.0)
         if not pending.delivered.done():
             if self._exited.done():
@@ -283,8 +283,9 @@ class Worker:
 
         duration_ms = (time.monotonic() - delivered_at) * 1000
         if pending.reply.done():
+            reply = pending.reply.result()
             await self._drain_output()
-            return self._reply_result(request_id, pending.reply.result(), duration_ms)
+            return self._reply_result(request_id, reply, (reply.received_at - delivered_at) * 1000)
         if self._exited.done():
             return self._exit_result(request_id, duration_ms)
         return await self._timeout_result(request_id, "Task", timeout_s)

@@ -10,7 +10,7 @@
 
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
-import http from "node:http";
+import net from "node:net";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import util from "node:util";
@@ -31,7 +31,6 @@ const env = process.env;
 const [apiAuthority, ...apiPath] = (env.AWS_LAMBDA_RUNTIME_API ?? "").split("/");
 const [apiHost, apiPort] = apiAuthority.split(":");
 const apiBase = (apiPath.length > 0 ? `/${apiPath.join("/")}` : "") + API_PREFIX;
-const agent = new http.Agent({ keepAlive: true });
 
 // The request id of the invocation that the handler is processing, or null between invocations.
 let currentRequestId = null;
@@ -44,28 +43,102 @@ class InitError extends Error {
   }
 }
 
-// Sends one request to the Runtime API and resolves to { status, headers, body }.
-function callRuntimeApi(method, route, body = undefined, headers = {}) {
-  return new Promise((resolve, reject) => {
-    const options = {
-      host: apiHost,
-      port: Number(apiPort),
-      method,
-      path: apiBase + route,
-      agent,
-      headers: body === undefined ? headers : { ...headers, "Content-Length": Buffer.byteLength(body) },
-    };
-    const request = http.request(options, (response) => {
-      const chunks = [];
-      response.on("data", (chunk) => chunks.push(chunk));
-      response.on("end", () =>
-        resolve({ status: response.statusCode, headers: response.headers, body: Buffer.concat(chunks) }),
-      );
-      response.on("error", reject);
+// One keep-alive connection to devd's Runtime API with one request at a time. It replaces
+// node:http, whose client cost about a third of this runtime's CPU time per invocation. devd's
+// Runtime API always answers with Content-Length, so a response ends after that many bytes.
+// The socket keeps the event loop alive only while a request waits, as node:http's agent does,
+// so that `beforeExit` still tells when a handler's work is done.
+class RuntimeApiConnection {
+  constructor(host, port) {
+    this.host = host;
+    this.port = port;
+    this.socket = null;
+    this.buffer = Buffer.alloc(0);
+    this.pending = null;
+  }
+
+  request(method, path, body, headers) {
+    if (this.socket === null) {
+      this.connect();
+    }
+    const payload = body === undefined ? Buffer.alloc(0) : Buffer.from(body);
+    let head = `${method} ${path} HTTP/1.1\r\nHost: ${this.host}:${this.port}\r\n`;
+    for (const [name, value] of Object.entries(headers)) {
+      head += `${name}: ${value}\r\n`;
+    }
+    head += `Content-Length: ${payload.length}\r\n\r\n`;
+
+    return new Promise((resolve, reject) => {
+      this.pending = { resolve, reject };
+      this.socket.ref();
+      this.socket.write(Buffer.concat([Buffer.from(head, "latin1"), payload]));
     });
-    request.on("error", reject);
-    request.end(body);
-  });
+  }
+
+  connect() {
+    const socket = net.connect({ host: this.host, port: this.port });
+    socket.setNoDelay(true);
+    socket.on("data", (chunk) => this.receive(chunk));
+    socket.on("error", (error) => this.fail(error));
+    socket.on("close", () => {
+      if (this.socket === socket) {
+        this.socket = null;
+        this.buffer = Buffer.alloc(0);
+      }
+      this.fail(new Error("the Runtime API closed the connection"));
+    });
+    this.socket = socket;
+  }
+
+  receive(chunk) {
+    this.buffer = this.buffer.length > 0 ? Buffer.concat([this.buffer, chunk]) : chunk;
+    const headEnd = this.buffer.indexOf("\r\n\r\n");
+    if (headEnd < 0 || this.pending === null) {
+      return;
+    }
+    const lines = this.buffer.toString("latin1", 0, headEnd).split("\r\n");
+    const headers = {};
+    for (const line of lines.slice(1)) {
+      const colon = line.indexOf(":");
+      headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+    }
+    const bodyStart = headEnd + 4;
+    const bodyEnd = bodyStart + Number(headers["content-length"] ?? 0);
+    if (this.buffer.length < bodyEnd) {
+      return;
+    }
+
+    const response = {
+      status: Number(lines[0].split(" ")[1]),
+      headers,
+      body: Buffer.from(this.buffer.subarray(bodyStart, bodyEnd)),
+    };
+    this.buffer = this.buffer.subarray(bodyEnd);
+    const { resolve } = this.pending;
+    this.pending = null;
+    this.socket.unref();
+    if ((headers.connection ?? "").toLowerCase() === "close") {
+      this.socket.destroy();
+      this.socket = null;
+    }
+    resolve(response);
+  }
+
+  fail(error) {
+    if (this.pending !== null) {
+      const { reject } = this.pending;
+      this.pending = null;
+      reject(error);
+    }
+  }
+}
+
+const connection = new RuntimeApiConnection(apiHost, Number(apiPort));
+
+// Sends one request to the Runtime API and resolves to { status, headers, body }, with
+// lower-case header names.
+function callRuntimeApi(method, route, body = undefined, headers = {}) {
+  return connection.request(method, apiBase + route, body, headers);
 }
 
 // Converts anything a handler throws or rejects with into Lambda's error document.
