@@ -325,7 +325,7 @@ def main() -> int:
         print(f"wrk not found at {WRK}: run `make bench-deps`", file=sys.stderr)
         return 2
     if "serverless-offline" in args.targets and not (PEERS / "node_modules" / "serverless-offline").is_dir():
-        print("serverless-offline is not installed: run `npm ci --prefix bench/peers`", file=sys.stderr)
+        print("serverless-offline is not installed: run `make bench-deps`", file=sys.stderr)
         return 2
 
     results = {name: TargetResult(name) for name in args.targets}

@@ -1,4 +1,4 @@
-"""How a runtime process starts: its command line, its process group and its function ARN.
+"""Starting runtime processes: their command lines, process groups and function ARNs.
 
 Node and Python functions run devd's bootstrap for their language. A custom runtime
 (`provided.al2023`, `provided.al2`, `provided`) runs the executable named `bootstrap` at the

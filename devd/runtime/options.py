@@ -43,7 +43,7 @@ _WORKER_KEYS = ("account_id", "idle_timeout", "max_concurrency", "pass_env")
 
 @dataclass(frozen=True)
 class WorkerSettings:
-    """What the worker pools take from the settings file."""
+    """Settings of the worker pools, from the `[workers]` table."""
 
     pass_env: tuple[str, ...] = ()
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
@@ -80,7 +80,7 @@ def parse_worker_settings(table: Mapping[str, Any], source: str = "devd.toml") -
 
 @dataclass(frozen=True)
 class Debugger:
-    """How one function's worker runs under a debugger: the interpreter options and the port."""
+    """The debugger of one function's worker: its kind, port and interpreter options."""
 
     kind: str
     """"node" (the Node inspector) or "debugpy"."""
@@ -136,9 +136,9 @@ class DebugPlan:
         port = self._ports.get(function.address)
         if port is None:
             base = NODE_INSPECTOR_PORT if function.language == "node" else DEBUGPY_PORT
-            taken = set(self._ports.values())
+            used_ports = set(self._ports.values())
             port = base
-            while port in taken:
+            while port in used_ports:
                 port += 1
             self._ports[function.address] = port
 

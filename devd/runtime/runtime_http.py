@@ -5,11 +5,11 @@ the post of the result), so its cost adds to every request that the gateway serv
 aiohttp's web server each of them made a task, a request object, a router lookup and a
 response object, about a third of devd's CPU time per invocation (measured with
 cProfile on a pool of Node workers, 2 cores). This protocol parses the small
-requests that runtimes send in place, answers the ones that need no waiting from
+requests that runtimes send in place, responds to those that need no waiting from
 `data_received`, and starts a task only for a long poll.
 
 It reads bodies with `Content-Length` or `Transfer-Encoding: chunked`, keeps connections
-alive unless the client sends `Connection: close` or speaks HTTP/1.0, and answers one
+alive unless the client sends `Connection: close` or speaks HTTP/1.0, and responds to one
 request at a time per connection, in order.
 """
 

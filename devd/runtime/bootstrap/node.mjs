@@ -45,7 +45,7 @@ class InitError extends Error {
 
 // One keep-alive connection to devd's Runtime API with one request at a time. It replaces
 // node:http, whose client cost about a third of this runtime's CPU time per invocation. devd's
-// Runtime API always answers with Content-Length, so a response ends after that many bytes.
+// Runtime API always responds with Content-Length, so a response ends after that many bytes.
 // The socket keeps the event loop alive only while a request waits, as node:http's agent does,
 // so that `beforeExit` still tells when a handler's work is done.
 class RuntimeApiConnection {
