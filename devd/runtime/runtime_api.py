@@ -161,7 +161,8 @@ def parse_error_document(body: bytes, error_type_header: str | None) -> ErrorDoc
 def new_trace_id(now: float | None = None) -> str:
     """Return an X-Ray trace header value for one invocation, not sampled."""
     epoch = int(time.time() if now is None else now)
-    return f"Root=1-{epoch:08x}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};Sampled=0"
+    random_hex = secrets.token_hex(20)
+    return f"Root=1-{epoch:08x}-{random_hex[:24]};Parent={random_hex[24:]};Sampled=0"
 
 
 class RuntimeApiServer:

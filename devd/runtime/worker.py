@@ -29,7 +29,7 @@ from devd.runtime.environment import log_stream_name, mask_environment, worker_e
 from devd.runtime.invoke import InvokeResult
 from devd.runtime.launch import bootstrap_command, function_arn, spawn_runtime
 from devd.runtime.output import OutputProtocol, describe_exit, drain_pipes, line_level
-from devd.runtime.report import Report, end_line, peak_memory_mb, report_line, start_line
+from devd.runtime.report import PeakMemoryReader, Report, end_line, report_line, start_line
 from devd.runtime.runtime_api import (
     Assignment,
     ErrorDocument,
@@ -85,6 +85,7 @@ class Worker:
         self._init_limit_s = LIFTED_TIMEOUT_S if lift_timeouts else INIT_TIMEOUT_S
         self._init_reported = False
         self._peak_memory_mb: int | None = None
+        self._memory: PeakMemoryReader | None = None
         self._server = server or RuntimeApiServer()
         self._server.on_init_error = self._log_init_error
         self._init_started = time.monotonic()
@@ -324,7 +325,7 @@ class Worker:
             request_id,
             result.duration_ms,
             self.function.memory,
-            peak_memory_mb(self.pid) or self._peak_memory_mb,
+            self._memory_reader().read() or self._peak_memory_mb,
             init_duration_ms=self._take_init_duration_ms(),
             status=status,
             error_type=error_type,
@@ -358,11 +359,16 @@ class Worker:
     async def _timeout_result(self, request_id: str, phase: str, timeout_s: float) -> InvokeResult:
         message = f"{phase} timed out after {timeout_s:.2f} seconds"
         self._emit(Level.ERROR, message, request_id)
-        self._peak_memory_mb = peak_memory_mb(self.pid)
+        self._peak_memory_mb = self._memory_reader().read()
         await self.close()
 
         error = ErrorDocument("Sandbox.Timedout", f"RequestId: {request_id} Error: {message}")
         return InvokeResult(request_id, error.to_json(), "Unhandled", timeout_s * 1000, error.error_type)
+
+    def _memory_reader(self) -> PeakMemoryReader:
+        if self._memory is None:
+            self._memory = PeakMemoryReader(self.pid)
+        return self._memory
 
     async def close(self) -> None:
         """Stop the process group (SIGTERM, then SIGKILL after a grace period) and the server.
@@ -376,6 +382,8 @@ class Worker:
         if self._exit_task is not None:
             await self._exit_task
         await self._server.close()
+        if self._memory is not None:
+            self._memory.close()
 
     async def _drain_output(self) -> None:
         # The runtime writes its output before it posts the response, so this keeps the

@@ -3,6 +3,7 @@ debugger ports."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from devd.errors import ConfigError, RuntimeStartError
 from devd.inventory import Function
 from devd.runtime.launch import bootstrap_command, is_custom_runtime
 from devd.runtime.options import DebugPlan, WorkerSettings, parse_worker_settings
-from devd.runtime.report import Report, billed_duration_ms, parse_peak_rss_mb, report_line, start_line
+from devd.runtime.report import PeakMemoryReader, Report, billed_duration_ms, parse_peak_rss_mb, report_line, start_line
 
 
 def make_function(name: str = "orders", runtime: str = "nodejs20.x", address: str | None = None) -> Function:
@@ -81,6 +82,23 @@ def test_start_line() -> None:
 def test_peak_rss_from_proc_status() -> None:
     assert parse_peak_rss_mb("Name:\tnode\nVmHWM:\t   46081 kB\nVmRSS:\t 40000 kB\n") == 46
     assert parse_peak_rss_mb("Name:\tnode\n") is None
+
+
+def test_peak_memory_reader_rereads_open_file() -> None:
+    reader = PeakMemoryReader(os.getpid())
+
+    first = reader.read()
+    kept = b"x" * (64 * 1024 * 1024)
+    second = reader.read()
+    reader.close()
+
+    assert first is not None and second is not None
+    assert second >= first + 60
+    assert len(kept) > 0
+
+
+def test_peak_memory_reader_missing_process() -> None:
+    assert PeakMemoryReader(2**22 + 12345).read() is None
 
 
 def test_worker_settings_defaults() -> None:
