@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: install up test clean
+.PHONY: install up test clean bench-deps
 
 $(BIN)/devd: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ up: install
 
 test: install .sam-venv/bin/sam
 	$(BIN)/pytest $(ARGS)
+
+# wrk and serverless-offline for bench/throughput.py and bench/save_to_response.py.
+bench-deps:
+	command -v wrk >/dev/null 2>&1 || (apt-get update && apt-get install -y wrk)
+	npm ci --prefix bench/peers --no-audit --no-fund
 
 clean:
 	rm -rf $(VENV) .sam-venv node_modules .devd

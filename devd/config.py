@@ -12,6 +12,7 @@ from typing import Any, Mapping
 from devd.build.settings import BuildSettings, parse_build_settings
 from devd.deploy.settings import DeploySettings, parse_deploy_settings, parse_packages
 from devd.errors import ConfigError
+from devd.runtime.options import DebugPlan, WorkerSettings, parse_worker_settings
 
 DEFAULT_PORT = 3000
 
@@ -42,6 +43,10 @@ class Settings:
     """The `[packages]` table: each zip Terraform deploys (absolute) -> its source directory."""
     deploy: DeploySettings = DeploySettings()
     """The `[deploy]` table: workspace, dotenv file and extra targets of `devd deploy`."""
+    workers: WorkerSettings = WorkerSettings()
+    """The `[workers]` table: passed-through host variables, pool size, idle time, account."""
+    debug: DebugPlan = DebugPlan()
+    """The functions that `devd up --debug` runs under a debugger."""
 
     @property
     def state_dir(self) -> Path:
@@ -51,7 +56,7 @@ class Settings:
 
 _FILE_KEYS = {"infra": str, "var_files": list, "host": str, "port": int, "region": str, "node": str,
               "procfile": bool, "backend": str, "build": dict, "ports": dict, "packages": dict,
-              "deploy": dict}
+              "deploy": dict, "workers": dict}
 
 
 def load_file_settings(project_root: Path) -> dict[str, Any]:
@@ -113,7 +118,8 @@ def resolve_settings(project_root: Path, *, infra: str | None = None, var_files:
         build=parse_build_settings(file.get("build", {}), root, _settings_file_name(root)),
         api_ports=_parse_api_ports(file.get("ports", {}), _settings_file_name(root)),
         packages=parse_packages(file.get("packages", {}), root, _settings_file_name(root)),
-        deploy=parse_deploy_settings(file.get("deploy", {}), root, _settings_file_name(root)))
+        deploy=parse_deploy_settings(file.get("deploy", {}), root, _settings_file_name(root)),
+        workers=parse_worker_settings(file.get("workers", {}), _settings_file_name(root)))
 
 
 def load_packages(project_root: Path) -> dict[Path, Path]:

@@ -116,7 +116,7 @@ def locate_entry(function: Function, project_root: Path) -> Entry:
     if language not in ("node", "python"):
         raise BuildError(
             f"{function.address}: runtime {function.runtime!r} is not supported: "
-            "devd builds nodejs* and python* runtimes"
+            "devd builds nodejs*, python* and provided* (custom runtime) functions"
         )
 
     module, export = split_handler(function.handler)

@@ -22,6 +22,7 @@ from typing import Sequence
 
 from devd.build import layout
 from devd.build.artifact import ZipArtifact, publish_copy, write_zip
+from devd.build.custom import build_custom
 from devd.build.command import (
     CommandRunner,
     UserCommand,
@@ -49,6 +50,7 @@ from devd.build.requirements import REQUIREMENTS_FILE, RequirementsInstaller
 from devd.build.result import BuildResult, failed_result
 from devd.errors import BuildError
 from devd.inventory import Function
+from devd.runtime.launch import is_custom_runtime
 
 logger = logging.getLogger("devd.build")
 
@@ -145,6 +147,8 @@ class BuildService:
     async def _build_source(
         self, function: Function, function_dir: Path, generation: int
     ) -> BuildResult:
+        if is_custom_runtime(function.runtime):
+            return await self._build_custom(function, function_dir, generation)
         entry = locate_entry(function, self._project_root)
         if entry.language == "node":
             return await self._build_node(function, entry, function_dir, generation)
@@ -200,6 +204,12 @@ class BuildService:
         builder = await self._running_node_builder(replacing=builder)
         await asyncio.to_thread(shutil.rmtree, partial, True)
         return await builder.build(address, options, partial)
+
+    async def _build_custom(self, function: Function, function_dir: Path, generation: int) -> BuildResult:
+        partial = layout.partial_dir(function_dir, generation)
+        await asyncio.to_thread(shutil.rmtree, partial, True)
+        inputs = await asyncio.to_thread(build_custom, function, partial, self._state_dir)
+        return await self._finish(function, function_dir, partial, generation, function.handler or "", inputs)
 
     async def _build_python(
         self, function: Function, entry: Entry, function_dir: Path, generation: int

@@ -10,8 +10,10 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import replace
 
 from devd.config import Settings
+from devd.runtime.options import DebugPlan
 from devd.logs.bridge import LogBridge
 from devd.logs.masking import MaskingFormatter
 
@@ -37,6 +39,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     up.add_argument("--backend", choices=("native", "sam", "auto"),
                     help="who runs the functions: devd's workers (native, the default), `sam local start-api` "
                          "(sam, needs Docker or Finch), or sam when a container engine responds (auto)")
+    up.add_argument("--debug", action="append", metavar="FUNCTION", default=[],
+                    help="run this function (a name or Terraform address; patterns allowed) under a debugger: one "
+                         "worker, the Node inspector from port 9229 or debugpy from port 5678, no timeouts; "
+                         "repeatable")
     up.add_argument("-v", "--verbose", action="store_true", help="log debug messages of devd itself")
     up.set_defaults(run=run)
 
@@ -46,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
     from devd.cli import settings_for
 
     settings = settings_for(args)
+    if args.debug:
+        settings = replace(settings, debug=DebugPlan(tuple(args.debug)))
     tui = not args.no_tui and sys.stdout.isatty() and sys.stdin.isatty()
     return asyncio.run(_up(settings, tui, args.verbose))
 

@@ -31,8 +31,9 @@ from devd.errors import ConfigError, RuntimeStartError
 from devd.inventory import Function, Inventory, Problem
 from devd.logs.masking import mask_secrets
 from devd.logs.records import Level, LogRecord, RequestRecord
-from devd.runtime.gateway import Gateway
+from devd.runtime.gateway import Gateway, IntegrationLimits
 from devd.runtime.invoke import InvokeResult
+from devd.runtime.options import pool_options
 from devd.runtime.pool import FunctionPool
 from devd.runtime.spares import SpareWorkers
 from devd.supervise.procfile_runner import ProcfileRunner
@@ -73,8 +74,7 @@ class Daemon:
                                     node_externals=settings.build.node_externals,
                                     user_commands=settings.build.user_commands,
                                     concurrency=settings.build.concurrency)
-        self.gateway = Gateway(self.invoke, self._on_request, self._on_gateway_log, host=settings.host,
-                               port=settings.port, region=settings.region, api_ports=settings.api_ports)
+        self.gateway = self._new_gateway(settings.port)
         self.watcher = Watcher(self._on_files_changed)
         self.procfile = ProcfileRunner(settings.project_root, self.publish, self._on_process_status) \
             if settings.procfile else None
@@ -93,13 +93,20 @@ class Daemon:
         self._stopping = False
         self._watching = False
 
+    def _new_gateway(self, port: int) -> Gateway:
+        """Make the gateway; a debug session lifts API Gateway's integration time limits."""
+        settings = self.settings
+        limits = None if settings.debug.patterns else IntegrationLimits()
+        return Gateway(self.invoke, self._on_request, self._on_gateway_log, host=settings.host, port=port,
+                       account_id=settings.workers.account_id, region=settings.region,
+                       integration_limits=limits, api_ports=settings.api_ports)
+
     async def start(self) -> None:
         """Read Terraform, start serving, build every function and start watching."""
         self._scheduler = BuildScheduler(self._build_once)
         inventory = await self._discover()
         if await self.sam.serves():
-            self.gateway = Gateway(self.invoke, self._on_request, self._on_gateway_log, host=self.settings.host, port=0,
-                                   region=self.settings.region, api_ports=self.settings.api_ports)
+            self.gateway = self._new_gateway(0)
         await self.gateway.start()
         self._info(f"serving {self.gateway.url} from {self.settings.infra_dir}")
         self._apply_inventory(inventory, first=True)
@@ -311,7 +318,7 @@ class Daemon:
         if result.ok and result.task_root is not None:
             try:
                 pool = FunctionPool(function, result.task_root, result.handler, self._worker_log(function, result),
-                                    region=self.settings.region, node=self.settings.node, spares=self.spares)
+                                    spares=self.spares, **pool_options(self.settings, function))
             except RuntimeStartError as start_error:
                 error = str(start_error)
 

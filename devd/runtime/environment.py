@@ -109,8 +109,11 @@ def reserved_variables(
     runtime_api: str,
     log_stream_name: str,
 ) -> dict[str, str]:
-    """Return the variables that Lambda defines in every execution environment."""
-    return {
+    """Return the variables that Lambda defines in every execution environment.
+
+    AWS_EXECUTION_ENV names a managed runtime, so an OS-only runtime (`provided*`) has none.
+    """
+    variables = {
         "AWS_LAMBDA_FUNCTION_NAME": function.name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory),
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
@@ -128,6 +131,9 @@ def reserved_variables(
         "TZ": "UTC",
         "LANG": "en_US.UTF-8",
     }
+    if (function.runtime or "").startswith("provided"):
+        del variables["AWS_EXECUTION_ENV"]
+    return variables
 
 
 def startup_variables(language: str, env: Mapping[str, str]) -> dict[str, str]:

@@ -12,9 +12,11 @@ class InvokeResult:
     `payload` is the handler's JSON response, or the error document as JSON when
     `function_error` is set. `function_error` is None on success and "Unhandled" for thrown
     errors, crashes and timeouts. `duration_ms` is the handler's run time in milliseconds.
+    `error_type` is the `errorType` of the error document, such as "Sandbox.Timedout".
     """
 
     request_id: str
     payload: bytes
     function_error: str | None = None
     duration_ms: float = 0.0
+    error_type: str | None = None

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import re
+import select
 import signal
 from typing import Callable
 
 from devd.logs.records import Level
 
 STDERR = 2
+
+_MAX_DRAIN_ROUNDS = 100
 
 _MAX_LINE_BYTES = 64 * 1024
 """Maximum line length in bytes. A longer run of bytes without a newline becomes several lines."""
@@ -111,3 +114,28 @@ class OutputProtocol(asyncio.SubprocessProtocol):
 
     def _send(self, fd: int, line: bytes) -> None:
         self._on_line(fd, line.decode("utf-8", "replace").rstrip("\r"))
+
+
+async def drain_pipes(transport: asyncio.SubprocessTransport) -> None:
+    """Wait until what a process wrote to its stdout and stderr so far has been read, for at most
+    100 rounds of the event loop."""
+    poller = select.poll()
+    for fd in _pipe_fds(transport):
+        poller.register(fd, select.POLLIN)
+
+    for _ in range(_MAX_DRAIN_ROUNDS):
+        if not any(events & select.POLLIN for _, events in poller.poll(0)):
+            return
+        await asyncio.sleep(0)
+
+
+def _pipe_fds(transport: asyncio.SubprocessTransport) -> list[int]:
+    fds = []
+    for stream in (1, 2):
+        pipe_transport = transport.get_pipe_transport(stream)
+        if pipe_transport is None or pipe_transport.is_closing():
+            continue
+        pipe = pipe_transport.get_extra_info("pipe")
+        if pipe is not None:
+            fds.append(pipe.fileno())
+    return fds

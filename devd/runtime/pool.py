@@ -3,7 +3,8 @@
 The pool reuses idle workers, so module-level state survives between requests as it does in a
 warm Lambda execution environment. It starts a new worker when all are busy, up to
 `max_workers`, and beyond that queues requests in arrival order. A worker that timed out,
-crashed or failed to load its handler is dropped and replaced on demand.
+crashed or failed to load its handler is dropped and replaced on demand. A worker that stays
+idle for `idle_timeout_s` stops, except the most recently used one, which stays warm.
 
 The pool never reloads code: `task_root` is one build's output, and a new build gets a new
 pool while the old one closes. With `SpareWorkers`, a new worker takes over a ready spare
@@ -17,6 +18,7 @@ import asyncio
 import logging
 import os
 import sys
+import time
 import uuid
 from collections import deque
 from dataclasses import dataclass
@@ -29,13 +31,9 @@ from devd.logs.records import Level, LogRecord
 from devd.runtime.environment import overridden_reserved_names, worker_environment
 from devd.runtime.invoke import InvokeResult
 from devd.runtime.spares import SpareKind, SpareWorkers
-from devd.runtime.worker import (
-    INIT_TIMEOUT_S,
-    STOP_GRACE_S,
-    LogSink,
-    Worker,
-    bootstrap_command,
-)
+from devd.runtime.launch import bootstrap_command, is_custom_runtime, wait_for_free_port
+from devd.runtime.options import DEFAULT_IDLE_TIMEOUT_S, Debugger
+from devd.runtime.worker import INIT_TIMEOUT_S, STOP_GRACE_S, LogSink, Worker
 
 logger = logging.getLogger("devd.runtime.pool")
 
@@ -76,21 +74,30 @@ class FunctionPool:
         passthrough: Sequence[str] = (),
         host_env: Mapping[str, str] | None = None,
         spares: SpareWorkers | None = None,
+        idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
+        debugger: Debugger | None = None,
     ) -> None:
         """Prepare the pool. Workers start on the first requests or `prewarm`, not here.
 
         `node` and `python` are the executables that run the bootstraps. `passthrough` names
         host environment variables that workers inherit. `host_env` defaults to `os.environ`.
         With `spares`, new workers take over ready spares of the pool's `spare_kind`, which
-        the spares start keeping from here on. Raises ConfigError for `max_workers` below 1,
-        and RuntimeStartError for a runtime that devd cannot run.
+        the spares start keeping from here on. With a `debugger`, the pool has one worker,
+        started at once under that debugger with its timeouts lifted, and uses no spares.
+        Raises ConfigError for `max_workers` below 1, and RuntimeStartError for a runtime that
+        devd cannot run.
         """
         if max_workers < 1:
             raise ConfigError(f"max_workers must be at least 1, not {max_workers}")
 
         self.function = function
         self._interpreter = node if function.language == "node" else python
-        bootstrap_command(function, self._interpreter)
+        bootstrap_command(function, self._interpreter, task_root)
+        if debugger is not None:
+            max_workers, spares = 1, None
+        if is_custom_runtime(function.runtime):
+            # A spare runs devd's own bootstrap, which a custom runtime replaces.
+            spares = None
         self._task_root = task_root
         self._handler = handler
         self._on_log = on_log
@@ -100,6 +107,11 @@ class FunctionPool:
         self._passthrough = tuple(passthrough)
         self._host_env = host_env
         self._spares = spares
+        self._idle_timeout_s = idle_timeout_s
+        self._debugger = debugger
+        self._idle_since: dict[Worker, float] = {}
+        self._reaper: asyncio.TimerHandle | None = None
+        self._prewarm_task: asyncio.Task[None] | None = None
 
         self._workers: set[Worker] = set()
         self._idle: list[Worker] = []
@@ -116,6 +128,8 @@ class FunctionPool:
         self._warn_reserved_names()
         if spares is not None:
             spares.prepare(self.spare_kind)
+        if debugger is not None:
+            self._prewarm_task = asyncio.get_running_loop().create_task(self._prewarm_for_debugger(debugger))
 
     @property
     def stats(self) -> PoolStats:
@@ -192,6 +206,9 @@ class FunctionPool:
         to serve them, waiting requests fail with RuntimeStartError.
         """
         self._closing = True
+        self._cancel_reaper()
+        if self._prewarm_task is not None:
+            self._prewarm_task.cancel()
         bound_s = INIT_TIMEOUT_S + self.function.timeout + STOP_GRACE_S + 1.0
         try:
             await asyncio.wait_for(self._drained.wait(), bound_s)
@@ -236,7 +253,11 @@ class FunctionPool:
     async def _start_reserved(self) -> Worker:
         """Start a worker in a slot that the caller already counted in `_starting`."""
         spare = self._spares.take(self.spare_kind) if self._spares is not None else None
+        debugger = self._debugger
         try:
+            if debugger is not None:
+                # The worker of the previous build may still hold the port while it stops.
+                await wait_for_free_port(debugger.port, STOP_GRACE_S + 1.0)
             worker = await Worker.start(
                 self.function,
                 task_root=self._task_root,
@@ -248,6 +269,8 @@ class FunctionPool:
                 passthrough=self._passthrough,
                 host_env=self._host_env,
                 spare=spare,
+                interpreter_args=debugger.interpreter_args if debugger else (),
+                lift_timeouts=debugger is not None,
             )
         except BaseException:
             self._starting -= 1
@@ -265,6 +288,7 @@ class FunctionPool:
         # The most recently used worker first, so the others can stay idle.
         while self._idle:
             worker = self._idle.pop()
+            self._idle_since.pop(worker, None)
             if worker.alive:
                 return worker
             self._discard(worker)
@@ -279,6 +303,33 @@ class FunctionPool:
             self._discard(worker)
         else:
             self._idle.append(worker)
+            self._idle_since[worker] = time.monotonic()
+            self._arm_reaper(self._idle_timeout_s)
+
+    def _arm_reaper(self, delay_s: float) -> None:
+        if self._reaper is None and len(self._idle) > 1:
+            self._reaper = asyncio.get_running_loop().call_later(delay_s, self._reap_idle)
+
+    def _cancel_reaper(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            self._reaper = None
+
+    def _reap_idle(self) -> None:
+        """Stop the workers idle for `idle_timeout_s`, except the most recently used one."""
+        self._reaper = None
+        now = time.monotonic()
+        for worker in self._idle[:-1]:
+            idle_s = now - self._idle_since.get(worker, now)
+            if idle_s >= self._idle_timeout_s:
+                self._idle.remove(worker)
+                self._idle_since.pop(worker, None)
+                logger.debug("%s: stopping worker %d, idle for %.0f s", self.function.name, worker.pid, idle_s)
+                self._discard(worker)
+
+        waiting = [self._idle_since.get(worker, now) for worker in self._idle[:-1]]
+        if waiting:
+            self._arm_reaper(max(0.0, min(waiting) + self._idle_timeout_s - now))
 
     def _hand_to_waiter(self, worker: Worker) -> bool:
         while self._waiters:
@@ -326,6 +377,13 @@ class FunctionPool:
             if not waiter.done():
                 waiter.set_exception(RuntimeStartError(f"the worker pool of {self.function.name} closed"))
 
+    async def _prewarm_for_debugger(self, debugger: Debugger) -> None:
+        self._on_log(LogRecord(source=self.function.name, text=f"debugging: {debugger.attach_hint()}"))
+        try:
+            await self.prewarm()
+        except RuntimeStartError as error:
+            self._on_log(LogRecord(source=self.function.name, text=f"debugger did not start: {error}", level=Level.ERROR))
+
     def _warn_reserved_names(self) -> None:
         for name in overridden_reserved_names(self.function):
             message = (
@@ -333,3 +391,4 @@ class FunctionPool:
                 "deploy. devd ignores that value."
             )
             self._on_log(LogRecord(source=self.function.name, text=message, level=Level.WARNING))
+

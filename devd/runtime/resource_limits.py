@@ -79,6 +79,14 @@ def apply_limits(pid: int, limits: WorkerLimits) -> bool:
     return True
 
 
+def limit_worker(pid: int, function: Function) -> None:
+    """Apply the function's limits to its worker process; warn and go on when that fails."""
+    try:
+        apply_limits(pid, worker_limits(function))
+    except ConfigError as error:
+        logger.warning("%s; its workers run without a memory limit", error)
+
+
 def _lower(pid: int, which: int, value: int) -> None:
     _soft, hard = resource.prlimit(pid, which)
     if hard != resource.RLIM_INFINITY:

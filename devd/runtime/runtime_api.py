@@ -9,6 +9,12 @@ waits, because a runtime that cannot load its handler never fetches them.
 A spare runtime, started before devd has a function for it, first long-polls the devd-specific
 `GET /devd/assignment`. The server returns the function's environment and task root once
 `assign` is called.
+
+Only the worker's own process may use the server: every route starts with a random secret
+segment, which the worker finds in `AWS_LAMBDA_RUNTIME_API` ("127.0.0.1:PORT/SECRET"), and any
+other path gets 404. Clients that build URLs as "http://" + AWS_LAMBDA_RUNTIME_API + path (the
+bootstraps, aws-lambda-go, shell and Python custom runtimes) reach it unchanged.
+NOTE: a client that keeps only the host and port of that variable loses the secret and gets 404.
 """
 
 from __future__ import annotations
@@ -19,9 +25,9 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Mapping, TypeVar
+from typing import Awaitable, Callable, Mapping
 
-from aiohttp import web
+from devd.runtime.runtime_http import HttpRequest, HttpResponse, RuntimeHttpProtocol
 
 logger = logging.getLogger("devd.runtime.runtime_api")
 
@@ -32,10 +38,6 @@ MAX_RESPONSE_BYTES = 6_291_556
 for its 6 MB quota on synchronous invocations."""
 
 ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
-
-_SHUTDOWN_TIMEOUT_S = 1.0
-
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,18 @@ class ErrorDocument:
             "stackTrace": list(self.stack_trace),
         }
         return json.dumps(document).encode()
+
+
+def error_log_lines(error: ErrorDocument) -> list[str]:
+    """Return the log lines of an error: "Type: message", then the stack trace's lines.
+
+    A Node.js stack starts with "Name: message", which the first line already shows, so that
+    stack line is left out.
+    """
+    lines = [line.rstrip() for entry in error.stack_trace for line in entry.splitlines()]
+    if lines and error.message and lines[0].endswith(error.message):
+        lines = lines[1:]
+    return [f"{error.error_type}: {error.message}", *(line for line in lines if line.strip())]
 
 
 @dataclass(frozen=True)
@@ -78,6 +92,8 @@ class Reply:
     payload: bytes
     error: ErrorDocument | None = None
     during_init: bool = False
+    received_at: float = field(default_factory=time.monotonic)
+    """The `time.monotonic()` at which the runtime's reply arrived."""
 
 
 @dataclass(frozen=True)
@@ -145,7 +161,8 @@ def parse_error_document(body: bytes, error_type_header: str | None) -> ErrorDoc
 def new_trace_id(now: float | None = None) -> str:
     """Return an X-Ray trace header value for one invocation, not sampled."""
     epoch = int(time.time() if now is None else now)
-    return f"Root=1-{epoch:08x}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};Sampled=0"
+    random_hex = secrets.token_hex(20)
+    return f"Root=1-{epoch:08x}-{random_hex[:24]};Parent={random_hex[24:]};Sampled=0"
 
 
 class RuntimeApiServer:
@@ -165,30 +182,22 @@ class RuntimeApiServer:
         self._queue: asyncio.Queue[PendingInvocation] = asyncio.Queue()
         self._in_flight: dict[str, PendingInvocation] = {}
         self._init_error: Reply | None = None
-        self._pollers: set[asyncio.Task] = set()
-        self._runner: web.AppRunner | None = None
+        self._connections: set[RuntimeHttpProtocol] = set()
+        self._server: asyncio.AbstractServer | None = None
+        self._secret = secrets.token_urlsafe(18)
+        self._prefix = f"/{self._secret}{API_PREFIX}"
         self.address = ""
+        self.init_finished_at: float | None = None
+        """The `time.monotonic()` at which `init_finished` was set."""
 
     async def start(self) -> None:
-        """Listen on 127.0.0.1 on a free port, and set `address` to "127.0.0.1:PORT"."""
-        app = web.Application(client_max_size=MAX_RESPONSE_BYTES + 1)
-        app.add_routes(
-            [
-                web.get(f"{API_PREFIX}/invocation/next", self._next),
-                web.post(f"{API_PREFIX}/invocation/{{request_id}}/response", self._response),
-                web.post(f"{API_PREFIX}/invocation/{{request_id}}/error", self._error),
-                web.post(f"{API_PREFIX}/init/error", self._init_error_route),
-                web.get(f"{API_PREFIX}/devd/assignment", self._assignment_route),
-            ]
+        """Listen on 127.0.0.1 on a free port, and set `address` to "127.0.0.1:PORT/SECRET"."""
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: RuntimeHttpProtocol(self._dispatch, MAX_RESPONSE_BYTES, self._connections), "127.0.0.1", 0
         )
-
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT_S)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-
-        host, port = self._runner.addresses[0][:2]
-        self.address = f"{host}:{port}"
+        host, port = self._server.sockets[0].getsockname()[:2]
+        self.address = f"{host}:{port}/{self._secret}"
 
     def assign(self, assignment: Assignment) -> None:
         """Send the assignment to the spare runtime: now if it is polling, else on its poll.
@@ -218,66 +227,96 @@ class RuntimeApiServer:
         self._in_flight.pop(request_id, None)
 
     async def close(self) -> None:
-        """Stop listening and end the long polls that still wait for an event."""
-        for task in list(self._pollers):
-            task.cancel()
+        """Stop listening, end the long polls that still wait, and close every connection."""
+        if self._server is not None:
+            self._server.close()
+        for connection in list(self._connections):
+            connection.close()
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
 
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+    def _dispatch(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
+        """Route one request of the runtime. Paths without the secret prefix get 404."""
+        if not request.path.startswith(self._prefix):
+            logger.debug("rejected %s %s: not a path of this worker's Runtime API", request.method, request.path[:80])
+            return _json_response(404, {"errorType": "NotFound", "errorMessage": "no such Runtime API route"})
+        route = request.path[len(self._prefix):]
 
-    async def _assignment_route(self, request: web.Request) -> web.StreamResponse:
+        if route == "/invocation/next" and request.method == "GET":
+            return self._next()
+        if route.startswith("/invocation/") and request.method == "POST":
+            request_id, _, action = route[len("/invocation/"):].rpartition("/")
+            if request_id and "/" not in request_id and action == "response":
+                return self._response(request_id, request)
+            if request_id and "/" not in request_id and action == "error":
+                return self._error(request_id, request)
+        if route == "/init/error" and request.method == "POST":
+            return self._init_error_route(request)
+        if route == "/devd/assignment" and request.method == "GET":
+            return self._assignment_route()
+        return _json_response(404, {"errorType": "NotFound", "errorMessage": f"no route {request.method} {route[:80]}"})
+
+    async def _assignment_route(self) -> HttpResponse:
         self.assignment_requested.set()
-        assignment = await self._long_poll(asyncio.shield(self._assignment_future()))
-        return web.Response(body=assignment.to_json(), content_type="application/json")
+        assignment = await asyncio.shield(self._assignment_future())
+        return HttpResponse(200, assignment.to_json())
 
     def _assignment_future(self) -> asyncio.Future[Assignment]:
         if self._assignment is None:
             self._assignment = _new_future()
         return self._assignment
 
-    async def _long_poll(self, awaitable: Awaitable[_T]) -> _T:
-        """Await on behalf of a runtime's request, so that `close` can end the wait."""
-        task = asyncio.current_task()
-        assert task is not None
-        self._pollers.add(task)
-        try:
-            return await awaitable
-        finally:
-            self._pollers.discard(task)
+    def _mark_init_finished(self) -> None:
+        if not self.init_finished.is_set():
+            self.init_finished_at = time.monotonic()
+            self.init_finished.set()
 
-    async def _next(self, request: web.Request) -> web.StreamResponse:
-        self.init_finished.set()
-        pending = await self._long_poll(self._take_next())
+    def _next(self) -> HttpResponse | Awaitable[HttpResponse]:
+        self._mark_init_finished()
+        pending = self._take_ready()
+        if pending is not None:
+            return self._deliver(pending)
+        return self._wait_and_deliver()
 
+    async def _wait_and_deliver(self) -> HttpResponse:
+        return self._deliver(await self._take_next())
+
+    def _deliver(self, pending: PendingInvocation) -> HttpResponse:
         invocation = pending.invocation
         deadline_ms = int((time.time() + invocation.timeout_s) * 1000)
         self._in_flight[invocation.request_id] = pending
         pending.delivered.set_result(time.monotonic())
 
-        headers = {
-            "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
-            "Lambda-Runtime-Deadline-Ms": str(deadline_ms),
-            "Lambda-Runtime-Invoked-Function-Arn": invocation.function_arn,
-            "Lambda-Runtime-Trace-Id": invocation.trace_id,
-        }
-        return web.Response(body=invocation.event, headers=headers, content_type="application/json")
+        headers = (
+            ("Lambda-Runtime-Aws-Request-Id", invocation.request_id),
+            ("Lambda-Runtime-Deadline-Ms", str(deadline_ms)),
+            ("Lambda-Runtime-Invoked-Function-Arn", invocation.function_arn),
+            ("Lambda-Runtime-Trace-Id", invocation.trace_id),
+        )
+        return HttpResponse(200, invocation.event, headers)
 
-    async def _take_next(self) -> PendingInvocation:
+    def _take_ready(self) -> PendingInvocation | None:
         # An invocation whose reply is already set (it timed out or was cancelled while
         # queued) is skipped, because no caller waits for its result any more.
+        while not self._queue.empty():
+            pending = self._queue.get_nowait()
+            if not pending.reply.done():
+                return pending
+        return None
+
+    async def _take_next(self) -> PendingInvocation:
         while True:
             pending = await self._queue.get()
             if not pending.reply.done():
                 return pending
 
-    async def _response(self, request: web.Request) -> web.StreamResponse:
-        pending = self._in_flight.get(request.match_info["request_id"])
+    def _response(self, request_id: str, request: HttpRequest) -> HttpResponse:
+        pending = self._in_flight.get(request_id)
         if pending is None:
-            return _invalid_request_id(request.match_info["request_id"])
+            return _invalid_request_id(request_id)
 
-        body = await _read_limited(request, MAX_RESPONSE_BYTES)
-        if body is None:
+        if request.body_too_large:
             error = ErrorDocument(
                 "Function.ResponseSizeTooLarge",
                 f"The response is larger than the maximum payload size ({MAX_RESPONSE_BYTES} bytes).",
@@ -285,32 +324,30 @@ class RuntimeApiServer:
             self._finish(pending, Reply(error.to_json(), error))
             return _json_response(413, {"errorType": error.error_type, "errorMessage": error.message})
 
-        self._finish(pending, Reply(body))
-        return _json_response(202, {"status": "OK"})
+        self._finish(pending, Reply(request.body))
+        return _ACCEPTED
 
-    async def _error(self, request: web.Request) -> web.StreamResponse:
-        pending = self._in_flight.get(request.match_info["request_id"])
+    def _error(self, request_id: str, request: HttpRequest) -> HttpResponse:
+        pending = self._in_flight.get(request_id)
         if pending is None:
-            return _invalid_request_id(request.match_info["request_id"])
+            return _invalid_request_id(request_id)
 
-        body = await request.read()
-        error = parse_error_document(body, request.headers.get(ERROR_TYPE_HEADER))
-        self._finish(pending, Reply(_error_payload(body, error), error))
-        return _json_response(202, {"status": "OK"})
+        error = parse_error_document(request.body, request.headers.get(ERROR_TYPE_HEADER.lower()))
+        self._finish(pending, Reply(_error_payload(request.body, error), error))
+        return _ACCEPTED
 
-    async def _init_error_route(self, request: web.Request) -> web.StreamResponse:
-        body = await request.read()
-        error = parse_error_document(body, request.headers.get(ERROR_TYPE_HEADER))
+    def _init_error_route(self, request: HttpRequest) -> HttpResponse:
+        error = parse_error_document(request.body, request.headers.get(ERROR_TYPE_HEADER.lower()))
         first_report = self._init_error is None
-        self._init_error = Reply(_error_payload(body, error), error, during_init=True)
+        self._init_error = Reply(_error_payload(request.body, error), error, during_init=True)
 
         for pending in [*self._in_flight.values(), *_drain_queue(self._queue)]:
             self._finish(pending, self._init_error)
 
-        self.init_finished.set()
+        self._mark_init_finished()
         if first_report and self.on_init_error is not None:
             self.on_init_error(error)
-        return _json_response(202, {"status": "OK"})
+        return _ACCEPTED
 
     def _finish(self, pending: PendingInvocation, reply: Reply) -> None:
         self._in_flight.pop(pending.invocation.request_id, None)
@@ -335,22 +372,14 @@ def _drain_queue(queue: asyncio.Queue[PendingInvocation]) -> list[PendingInvocat
     return items
 
 
-async def _read_limited(request: web.Request, limit: int) -> bytes | None:
-    """Read the whole body, and return None when it is longer than `limit` bytes."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_any():
-        size += len(chunk)
-        if size <= limit:
-            chunks.append(chunk)
-    return b"".join(chunks) if size <= limit else None
-
-
-def _invalid_request_id(request_id: str) -> web.Response:
+def _invalid_request_id(request_id: str) -> HttpResponse:
     logger.debug("rejected a reply for request %s, which is not in flight", request_id)
     message = f"Request {request_id} is not in flight: it finished, timed out or was never sent."
     return _json_response(400, {"errorType": "InvalidRequestID", "errorMessage": message})
 
 
-def _json_response(status: int, document: dict[str, str]) -> web.Response:
-    return web.json_response(document, status=status)
+def _json_response(status: int, document: dict[str, str]) -> HttpResponse:
+    return HttpResponse(status, json.dumps(document).encode())
+
+
+_ACCEPTED = _json_response(202, {"status": "OK"})

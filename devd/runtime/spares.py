@@ -27,7 +27,8 @@ from devd.logs.records import Level, LogRecord
 from devd.runtime.environment import BOOTSTRAP_DIR, spare_environment, startup_variables
 from devd.runtime.output import OutputProtocol, describe_exit, line_level
 from devd.runtime.runtime_api import RuntimeApiServer
-from devd.runtime.worker import INIT_TIMEOUT_S, STOP_GRACE_S, LogSink, runtime_command, spawn_runtime
+from devd.runtime.launch import runtime_command, spawn_runtime
+from devd.runtime.worker import INIT_TIMEOUT_S, STOP_GRACE_S, LogSink
 from devd.supervise.backoff import Backoff
 from devd.supervise.process_group import stop_process_group
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import select
 import time
 import uuid
 from datetime import datetime, timezone
@@ -26,24 +25,23 @@ from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 from devd.errors import RuntimeStartError
 from devd.inventory import Function
 from devd.logs.records import Level, LogRecord
-from devd.runtime.environment import (
-    BOOTSTRAP_DIR,
-    log_stream_name,
-    mask_environment,
-    worker_environment,
-)
+from devd.runtime.environment import log_stream_name, mask_environment, worker_environment
 from devd.runtime.invoke import InvokeResult
-from devd.runtime.output import OutputProtocol, describe_exit, line_level
+from devd.runtime.launch import bootstrap_command, function_arn, spawn_runtime
+from devd.runtime.output import OutputProtocol, describe_exit, drain_pipes, line_level
+from devd.runtime.resource_limits import limit_worker
+from devd.runtime.report import PeakMemoryReader, Report, end_line, report_line, start_line
 from devd.runtime.runtime_api import (
     Assignment,
     ErrorDocument,
+    error_log_lines,
     Invocation,
     PendingInvocation,
     Reply,
     RuntimeApiServer,
     new_trace_id,
 )
-from devd.supervise.process_group import die_with_parent, stop_process_group
+from devd.supervise.process_group import stop_process_group
 
 if TYPE_CHECKING:
     from devd.runtime.spares import Spare
@@ -58,60 +56,10 @@ INIT_TIMEOUT_S = 10.0
 STOP_GRACE_S = 2.0
 """Time between SIGTERM and SIGKILL when a worker is stopped."""
 
-_MAX_DRAIN_ROUNDS = 100
-
-
-def bootstrap_command(function: Function, interpreter: str) -> list[str]:
-    """Return the command line that runs devd's bootstrap for the function's language.
-
-    Raises RuntimeStartError for a runtime that devd has no bootstrap for.
-    """
-    if function.language not in ("node", "python"):
-        raise RuntimeStartError(
-            f"{function.name}: runtime {function.runtime} is not supported locally. devd runs "
-            "nodejs* and python* functions."
-        )
-    return runtime_command(function.language, interpreter)
-
-
-def runtime_command(language: str, interpreter: str) -> list[str]:
-    """Return the command line that runs devd's bootstrap for "node" or "python".
-
-    Raises RuntimeStartError for another language.
-    """
-    if language == "node":
-        return [interpreter, str(BOOTSTRAP_DIR / "node.mjs")]
-    if language == "python":
-        return [interpreter, "-u", str(BOOTSTRAP_DIR / "python_bootstrap.py")]
-    raise RuntimeStartError(f"devd has no bootstrap for {language!r} runtimes: it runs node and python.")
-
-
-async def spawn_runtime(
-    command: list[str], *, cwd: Path, env: Mapping[str, str], protocol: OutputProtocol
-) -> asyncio.SubprocessTransport:
-    """Start a runtime process in a process group of its own, which the kernel kills with devd.
-
-    Its stdout and stderr go to `protocol`. Raises OSError when the process cannot start.
-    """
-    loop = asyncio.get_running_loop()
-    transport, _ = await loop.subprocess_exec(
-        lambda: protocol,
-        *command,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=cwd,
-        env=dict(env),
-        start_new_session=True,
-        preexec_fn=die_with_parent,
-    )
-    return transport
-
-
-def function_arn(region: str, account_id: str, function_name: str) -> str:
-    """Return the unqualified ARN of a Lambda function."""
-    return f"arn:aws:lambda:{region}:{account_id}:function:{function_name}"
-
+LIFTED_TIMEOUT_S = 12 * 3600.0
+"""Init and invocation limit of a worker whose timeouts are lifted for a debugger: long enough
+for a debugging session, short enough that a forgotten breakpoint does not hold a request
+forever."""
 
 class Worker:
     """One runtime process and the Runtime API server that only it uses.
@@ -121,13 +69,24 @@ class Worker:
     """
 
     def __init__(
-        self, function: Function, on_log: LogSink, arn: str, server: RuntimeApiServer | None = None
+        self,
+        function: Function,
+        on_log: LogSink,
+        arn: str,
+        server: RuntimeApiServer | None = None,
+        *,
+        lift_timeouts: bool = False,
     ) -> None:
         self.function = function
         self.pid = 0
         self.from_spare = False
         self._on_log = on_log
         self._arn = arn
+        self._timeout_s = LIFTED_TIMEOUT_S if lift_timeouts else float(function.timeout)
+        self._init_limit_s = LIFTED_TIMEOUT_S if lift_timeouts else INIT_TIMEOUT_S
+        self._init_reported = False
+        self._peak_memory_mb: int | None = None
+        self._memory: PeakMemoryReader | None = None
         self._server = server or RuntimeApiServer()
         self._server.on_init_error = self._log_init_error
         self._init_started = time.monotonic()
@@ -154,23 +113,30 @@ class Worker:
         passthrough: Sequence[str] = (),
         host_env: Mapping[str, str] | None = None,
         spare: Spare | None = None,
+        interpreter_args: Sequence[str] = (),
+        extra_env: Mapping[str, str] | None = None,
+        lift_timeouts: bool = False,
     ) -> Worker:
         """Start the Runtime API server and the runtime process, which loads the handler.
 
-        `interpreter` is the `node` or `python` executable that runs the bootstrap. With a
-        `spare`, the worker takes over that waiting process and its server and sends it the
-        function's environment, instead of starting a process. A spare whose kind does not
-        fit this worker's interpreter and environment is stopped, and a process starts as
-        without one. A failed handler import is not raised here: it becomes the result of the
-        first invocation. Raises RuntimeStartError when the process cannot be started.
+        `interpreter` is the `node` or `python` executable that runs the bootstrap, with
+        `interpreter_args` before the bootstrap script (a debugger's options). A custom
+        runtime runs `task_root/bootstrap` instead. `extra_env` is added last, over Lambda's
+        variables. `lift_timeouts` replaces the init limit and the function's timeout with
+        `LIFTED_TIMEOUT_S`, for a debugger that stops at breakpoints. With a `spare`, the
+        worker takes over that waiting process and its server and sends it the function's
+        environment, instead of starting a process. A spare whose kind does not fit this
+        worker's interpreter and environment is stopped, and a process starts as without one.
+        A failed handler import is not raised here: it becomes the result of the first
+        invocation. Raises RuntimeStartError when the process cannot be started.
         """
-        command = bootstrap_command(function, interpreter)
+        command = bootstrap_command(function, interpreter, task_root, interpreter_args)
         arn = function_arn(region, account_id, function.name)
         host = os.environ if host_env is None else host_env
 
         def environment(runtime_api: str) -> dict[str, str]:
             stream = log_stream_name(datetime.now(timezone.utc).date(), uuid.uuid4().hex)
-            return worker_environment(
+            env = worker_environment(
                 function,
                 task_root=task_root,
                 handler=handler,
@@ -180,17 +146,18 @@ class Worker:
                 host_env=host,
                 passthrough=passthrough,
             )
+            return {**env, **(extra_env or {})}
 
         if spare is not None:
             env = environment(spare.server.address)
             if spare.fits(function.language, interpreter, env):
-                worker = cls(function, on_log, arn, spare.server)
+                worker = cls(function, on_log, arn, spare.server, lift_timeouts=lift_timeouts)
                 worker._adopt(spare, task_root, env)
                 return worker
             logger.debug("spare %d does not fit %s: stopping it and starting a process", spare.pid, function.name)
             await spare.close()
 
-        worker = cls(function, on_log, arn)
+        worker = cls(function, on_log, arn, lift_timeouts=lift_timeouts)
         await worker._server.start()
         env = environment(worker._server.address)
         try:
@@ -212,6 +179,7 @@ class Worker:
         """Take over a ready spare and send it the function. Nothing here awaits, so no exit
         or output of the spare can slip between the take and the hand-over."""
         self._transport, self._protocol, self.pid = spare.hand_over(self._log_line, self._on_process_exit)
+        limit_worker(self.pid, self.function)
         self.from_spare = True
         self._init_started = time.monotonic()
         self._server.assign(Assignment(env, str(task_root), spare.env))
@@ -236,6 +204,7 @@ class Worker:
 
         self._transport = transport
         self.pid = transport.get_pid()
+        limit_worker(self.pid, self.function)
         self._init_started = time.monotonic()
 
     @property
@@ -251,7 +220,7 @@ class Worker:
     async def wait_initialized(self) -> None:
         """Wait until the runtime has loaded its handler, reported that it cannot, or exited.
 
-        Returns at the end of Lambda's init limit at the latest. The next invocation reports
+        Returns at the end of the init limit at the latest. The next invocation reports
         an init phase that ran out of time.
         """
         finished = asyncio.ensure_future(self._server.init_finished.wait())
@@ -274,10 +243,13 @@ class Worker:
 
         self._busy = True
         self._request_id = request_id
-        invocation = Invocation(request_id, event, self._arn, float(self.function.timeout), new_trace_id())
+        invocation = Invocation(request_id, event, self._arn, self._timeout_s, new_trace_id())
         pending = self._server.submit(invocation)
+        pending.delivered.add_done_callback(self._log_start)
         try:
-            return await self._run(pending)
+            result = await self._run(pending)
+            self._emit_end_and_report(result, pending)
+            return result
         except asyncio.CancelledError:
             self._broken = True
             logger.debug("invocation %s on worker %d was cancelled", request_id, self.pid)
@@ -297,15 +269,15 @@ class Worker:
             timeout=self._init_wait_s(),
             return_when=asyncio.FIRST_COMPLETED,
         )
-        if pending.reply.done():
+        if pending.reply.done() and not pending.delivered.done():
             return self._reply_result(request_id, pending.reply.result(), 0.0)
         if not pending.delivered.done():
             if self._exited.done():
                 return self._exit_result(request_id, 0.0)
-            return await self._timeout_result(request_id, "Init phase", INIT_TIMEOUT_S)
+            return await self._timeout_result(request_id, "Init phase", self._init_limit_s)
 
         delivered_at = pending.delivered.result()
-        timeout_s = float(self.function.timeout)
+        timeout_s = self._timeout_s
         remaining_s = delivered_at + timeout_s - time.monotonic()
         await asyncio.wait(
             [pending.reply, self._exited],
@@ -315,8 +287,9 @@ class Worker:
 
         duration_ms = (time.monotonic() - delivered_at) * 1000
         if pending.reply.done():
+            reply = pending.reply.result()
             await self._drain_output()
-            return self._reply_result(request_id, pending.reply.result(), duration_ms)
+            return self._reply_result(request_id, reply, (reply.received_at - delivered_at) * 1000)
         if self._exited.done():
             return self._exit_result(request_id, duration_ms)
         return await self._timeout_result(request_id, "Task", timeout_s)
@@ -329,8 +302,47 @@ class Worker:
         although a warm runtime fetches at once.
         """
         if self._server.init_finished.is_set():
-            return INIT_TIMEOUT_S
-        return max(0.0, self._init_started + INIT_TIMEOUT_S - time.monotonic())
+            return self._init_limit_s
+        return max(0.0, self._init_started + self._init_limit_s - time.monotonic())
+
+    def _log_start(self, delivered: asyncio.Future[float]) -> None:
+        # Runs before the event reaches the runtime, so START precedes the handler's output.
+        if not delivered.cancelled():
+            request_id = self._request_id
+            self._emit(Level.INFO, start_line(request_id or ""), request_id)
+
+    def _emit_end_and_report(self, result: InvokeResult, pending: PendingInvocation) -> None:
+        """Log END and REPORT, after START when the runtime never fetched the event."""
+        request_id = result.request_id
+        if not pending.delivered.done():
+            pending.delivered.cancel()
+            self._emit(Level.INFO, start_line(request_id), request_id)
+
+        # A handler's own error leaves the environment usable. A timeout, a crash or a failed
+        # init ends it, and Lambda's REPORT line then carries a status and the error type.
+        status, error_type = None, None
+        if result.function_error and not self.alive:
+            status = "timeout" if result.error_type == "Sandbox.Timedout" else "error"
+            error_type = result.error_type
+        report = Report(
+            request_id,
+            result.duration_ms,
+            self.function.memory,
+            self._memory_reader().read() or self._peak_memory_mb,
+            init_duration_ms=self._take_init_duration_ms(),
+            status=status,
+            error_type=error_type,
+        )
+        self._emit(Level.INFO, end_line(request_id), request_id)
+        self._emit(Level.INFO, report_line(report), request_id)
+
+    def _take_init_duration_ms(self) -> float | None:
+        """Return the init duration on the worker's first report, and None afterwards."""
+        finished_at = self._server.init_finished_at
+        if self._init_reported or finished_at is None:
+            return None
+        self._init_reported = True
+        return (finished_at - self._init_started) * 1000
 
     def _reply_result(self, request_id: str, reply: Reply, duration_ms: float) -> InvokeResult:
         if reply.error is None:
@@ -340,20 +352,26 @@ class Worker:
             self._broken = True
         else:
             self._log_error_document(reply.error, request_id)
-        return InvokeResult(request_id, reply.payload, "Unhandled", duration_ms)
+        return InvokeResult(request_id, reply.payload, "Unhandled", duration_ms, reply.error.error_type)
 
     def _exit_result(self, request_id: str, duration_ms: float) -> InvokeResult:
         reason = describe_exit(self._exited.result())
         error = ErrorDocument("Runtime.ExitError", f"RequestId: {request_id} Error: Runtime exited with {reason}")
-        return InvokeResult(request_id, error.to_json(), "Unhandled", duration_ms)
+        return InvokeResult(request_id, error.to_json(), "Unhandled", duration_ms, error.error_type)
 
     async def _timeout_result(self, request_id: str, phase: str, timeout_s: float) -> InvokeResult:
         message = f"{phase} timed out after {timeout_s:.2f} seconds"
         self._emit(Level.ERROR, message, request_id)
+        self._peak_memory_mb = self._memory_reader().read()
         await self.close()
 
         error = ErrorDocument("Sandbox.Timedout", f"RequestId: {request_id} Error: {message}")
-        return InvokeResult(request_id, error.to_json(), "Unhandled", timeout_s * 1000)
+        return InvokeResult(request_id, error.to_json(), "Unhandled", timeout_s * 1000, error.error_type)
+
+    def _memory_reader(self) -> PeakMemoryReader:
+        if self._memory is None:
+            self._memory = PeakMemoryReader(self.pid)
+        return self._memory
 
     async def close(self) -> None:
         """Stop the process group (SIGTERM, then SIGKILL after a grace period) and the server.
@@ -367,32 +385,14 @@ class Worker:
         if self._exit_task is not None:
             await self._exit_task
         await self._server.close()
+        if self._memory is not None:
+            self._memory.close()
 
     async def _drain_output(self) -> None:
-        """Wait until the output the process wrote so far has reached the log sink.
-
-        The runtime writes its output before it posts the response, so this keeps the
-        handler's last lines tagged with the request id of the invocation that wrote them.
-        """
-        poller = select.poll()
-        for fd in self._pipe_fds():
-            poller.register(fd, select.POLLIN)
-
-        for _ in range(_MAX_DRAIN_ROUNDS):
-            if not any(events & select.POLLIN for _, events in poller.poll(0)):
-                return
-            await asyncio.sleep(0)
-
-    def _pipe_fds(self) -> list[int]:
-        fds = []
-        for stream in (1, 2):
-            pipe_transport = self._transport.get_pipe_transport(stream) if self._transport else None
-            if pipe_transport is None or pipe_transport.is_closing():
-                continue
-            pipe = pipe_transport.get_extra_info("pipe")
-            if pipe is not None:
-                fds.append(pipe.fileno())
-        return fds
+        # The runtime writes its output before it posts the response, so this keeps the
+        # handler's last lines tagged with the request id of the invocation that wrote them.
+        if self._transport is not None:
+            await drain_pipes(self._transport)
 
     def _on_process_exit(self, returncode: int) -> None:
         self._exit_task = asyncio.get_running_loop().create_task(self._finish_exit(returncode))
@@ -419,16 +419,8 @@ class Worker:
         self._log_error_document(error, self._request_id)
 
     def _log_error_document(self, error: ErrorDocument, request_id: str | None) -> None:
-        header = f"{error.error_type}: {error.message}"
-        self._emit(Level.ERROR, header, request_id)
-
-        # A Node.js stack starts with "Name: message", which the header already shows.
-        lines = [line.rstrip() for entry in error.stack_trace for line in entry.splitlines()]
-        if lines and error.message and lines[0].endswith(error.message):
-            lines = lines[1:]
-        for line in lines:
-            if line.strip():
-                self._emit(Level.ERROR, line, request_id)
+        for line in error_log_lines(error):
+            self._emit(Level.ERROR, line, request_id)
 
     def _emit(self, level: Level, text: str, request_id: str | None) -> None:
         record = LogRecord(source=self.function.name, text=text, level=level, request_id=request_id)

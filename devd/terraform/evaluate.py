@@ -41,6 +41,10 @@ from devd.terraform.values import (
 
 UNKNOWN_AT_PLAN = {"uuid", "timestamp", "bcrypt", "plantimestamp"}
 
+KEEPS_ELEMENTS = {"merge", "concat"}
+"""Functions that copy the elements of their collection arguments without reading them, so an
+element known only after apply leaves the others known, as in `terraform plan`."""
+
 
 class Namespace(Protocol):
     """A value whose attributes and keys are resolved when first read."""
@@ -154,7 +158,8 @@ class Evaluator:
         args = [self.evaluate(arg) for arg in expr.args]
         if expr.expand and args:
             args = args[:-1] + list(args[-1])
-        unknown = merge_unknown(args)
+        checked = [arg for arg in args if isinstance(arg, Unknown)] if expr.name in KEEPS_ELEMENTS else args
+        unknown = merge_unknown(checked)
         if unknown is not None:
             return _unknown_join(unknown, args) if expr.name == "join" else unknown
         try:

@@ -118,8 +118,17 @@ async def make_pool(request: pytest.FixtureRequest, logs: list[LogRecord]):
             assert sum(pool.stats.spare_starts for pool in pools) >= 1, "no worker took over a spare"
 
 
+PLATFORM_PREFIXES = ("START RequestId: ", "END RequestId: ", "REPORT RequestId: ")
+
+
 def log_texts(logs: list[LogRecord], request_id: str | None = None) -> list[str]:
-    return [record.text for record in logs if request_id is None or record.request_id == request_id]
+    """Return the texts of the records of one request (or all), without the START, END and
+    REPORT lines that every invocation has."""
+    return [
+        record.text
+        for record in logs
+        if (request_id is None or record.request_id == request_id) and not record.text.startswith(PLATFORM_PREFIXES)
+    ]
 
 
 @requires_node
@@ -400,6 +409,36 @@ async def test_requests_beyond_max_workers_wait_in_order(make_pool: PoolFactory)
 
 
 @requires_node
+async def test_pool_grows_to_cap_one_invocation_each(make_pool: PoolFactory) -> None:
+    pool = make_pool("sleeps.handler", timeout=5, max_workers=3)
+
+    results = await asyncio.gather(*(pool.invoke(b'{"ms": 400}') for _ in range(5)))
+
+    pids = [decode_payload(result)["pid"] for result in results]
+    assert len(set(pids)) == 3
+    assert max(pids.count(pid) for pid in set(pids)) == 2
+    assert pool.stats.workers == 3
+
+
+@requires_node
+async def test_idle_workers_stop_but_one_stays_warm(make_pool: PoolFactory) -> None:
+    pool = make_pool("sleeps.handler", timeout=5, idle_timeout_s=0.5)
+    await asyncio.gather(pool.invoke(b'{"ms": 300}'), pool.invoke(b'{"ms": 300}'))
+    assert pool.stats.workers == 2
+
+    await asyncio.sleep(0.3)
+    assert pool.stats.workers == 2
+    deadline = time.monotonic() + 5
+    while pool.stats.workers > 1 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+
+    assert pool.stats.workers == 1
+    await asyncio.sleep(0.8)
+    assert pool.stats.workers == 1
+    assert decode_payload(await pool.invoke(b'{"ms": 1}'))["slept"] == 1
+
+
+@requires_node
 async def test_close_leaves_no_process(make_pool: PoolFactory) -> None:
     node_pool = make_pool("sleeps.handler", timeout=5)
     python_pool = make_pool("sleeps.handler", "python3.12", timeout=5)
@@ -484,7 +523,9 @@ async def test_output_lines_carry_request_id(make_pool: PoolFactory, logs: list[
     first = await pool.invoke(b'{"tag": "a"}')
     second = await pool.invoke(b'{"tag": "b"}')
 
-    first_records = [r for r in logs if r.request_id == first.request_id]
+    first_records = [
+        r for r in logs if r.request_id == first.request_id and not r.text.startswith(PLATFORM_PREFIXES)
+    ]
     assert [r.text for r in first_records if r.level is Level.INFO] == ["first line for a", "last line for a"]
     assert [r.text for r in first_records if r.level is Level.WARNING] == ["warning line for a"]
     assert all(r.source == "prints" for r in first_records)
@@ -569,10 +610,10 @@ async def test_response_over_limit_is_error(make_pool: PoolFactory) -> None:
 
 
 async def test_unsupported_runtime_is_rejected(logs: list[LogRecord]) -> None:
-    function = make_function("go", "provided.al2023", "bootstrap")
+    function = make_function("orders", "java21", "example.Handler::handleRequest")
 
-    with pytest.raises(RuntimeStartError, match="provided.al2023"):
-        FunctionPool(function, PYTHON_ROOT, "bootstrap", logs.append)
+    with pytest.raises(RuntimeStartError, match="java21"):
+        FunctionPool(function, PYTHON_ROOT, "example.Handler::handleRequest", logs.append)
 
 
 async def test_missing_interpreter_fails_invoke(make_pool: PoolFactory) -> None:

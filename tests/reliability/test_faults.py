@@ -232,8 +232,6 @@ def test_handler_floods_stdout(faults: RunningDevd, path: str) -> None:
           f"devd RSS {rss_before >> 20} -> {rss_after >> 20} MiB")
 
 
-@pytest.mark.xfail(strict=True, reason="workers run without memory limits until devd/runtime/worker.py "
-                                       "calls devd.runtime.resource_limits.apply_limits for each worker process")
 def test_handler_allocates_without_bound(faults: RunningDevd) -> None:
     before = _pid(faults, "/python-fault")
 

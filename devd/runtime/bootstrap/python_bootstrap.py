@@ -41,14 +41,18 @@ class RuntimeApiClient:
     """A client of the Runtime API that keeps one connection open between requests."""
 
     def __init__(self, address: str) -> None:
-        host, _, port = address.rpartition(":")
+        # "host:port", or "host:port/secret" for devd's Runtime API, whose routes all start
+        # with that secret path segment.
+        authority, slash, path = address.partition("/")
+        host, _, port = authority.rpartition(":")
+        self._prefix = f"/{path}{API_PREFIX}" if slash else API_PREFIX
         self._connection = http.client.HTTPConnection(host, int(port), timeout=None)
 
     def request(
         self, method: str, route: str, body: bytes | None = None, headers: dict[str, str] | None = None
     ) -> tuple[int, http.client.HTTPMessage, bytes]:
         """Send one request and return its status, headers and body."""
-        self._connection.request(method, API_PREFIX + route, body=body, headers=headers or {})
+        self._connection.request(method, self._prefix + route, body=body, headers=headers or {})
         response = self._connection.getresponse()
         return response.status, response.headers, response.read()
 

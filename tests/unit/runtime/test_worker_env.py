@@ -26,7 +26,7 @@ from devd.runtime.environment import (
 from devd.runtime.runtime_api import Assignment, ErrorDocument, parse_error_document
 from devd.runtime.output import describe_exit, line_level
 from devd.runtime.spares import SpareKind
-from devd.runtime.worker import bootstrap_command, function_arn, runtime_command
+from devd.runtime.launch import bootstrap_command, function_arn, runtime_command
 
 HOST_ENV = {
     "PATH": "/usr/bin:/bin",
