@@ -36,7 +36,7 @@ module "python_fault" {
   runtime                = "python3.11"
   timeout                = 6
   memory_size            = 128
-  source_dir             = "${path.module}/../functions/faults"
+  package                = "${path.module}/../dist/python-fault.zip"
   role_arn               = aws_iam_role.lambda.arn
 }
 
@@ -53,7 +53,7 @@ module "node_fault" {
   runtime                = "nodejs20.x"
   timeout                = 6
   memory_size            = 128
-  source_dir             = "${path.module}/../functions/faults"
+  package                = "${path.module}/../dist/node-fault.zip"
   role_arn               = aws_iam_role.lambda.arn
 }
 """
@@ -110,6 +110,9 @@ def faults(example: Path) -> Iterator[RunningDevd]:
     (faults_dir / "fault.mjs").write_text(NODE_FAULT)
     rest_api = example / "infra/rest_api.tf"
     rest_api.write_text(rest_api.read_text() + FAULT_MODULES)
+    devd_toml = example / "devd.toml"
+    devd_toml.write_text(devd_toml.read_text() + '"dist/python-fault.zip" = "functions/faults"\n'
+                         '"dist/node-fault.zip" = "functions/faults"\n')
     running = start_devd(example)
     running.wait_for_line(r"python-fault: ready #1")
     running.wait_for_line(r"node-fault: ready #1")

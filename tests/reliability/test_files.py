@@ -147,6 +147,8 @@ def test_half_written_tf_then_fixed(devd: RunningDevd, example: Path) -> None:
     ping = example / "functions/ping"
     ping.mkdir()
     (ping / "ping.py").write_text("def handler(event, context):\n    return {'statusCode': 200, 'body': 'pong'}\n")
+    devd_toml = example / "devd.toml"
+    devd_toml.write_text(devd_toml.read_text() + '"dist/get-ping.zip" = "functions/ping"\n')
     mark = devd.mark()
 
     rest_api.write_text(original[: len(original) // 2])
@@ -174,7 +176,7 @@ module "get_ping" {
   rest_api_execution_arn = aws_api_gateway_rest_api.api.execution_arn
   handler                = "ping.handler"
   runtime                = "python3.11"
-  source_dir             = "${path.module}/../functions/ping"
+  package                = "${path.module}/../dist/get-ping.zip"
   role_arn               = aws_iam_role.lambda.arn
 }
 """
