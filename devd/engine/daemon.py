@@ -29,7 +29,7 @@ from devd.engine.scheduler import BuildScheduler
 from devd.engine.view import BuildState, FunctionView, Snapshot
 from devd.errors import ConfigError, RuntimeStartError
 from devd.inventory import Function, Inventory, Problem
-from devd.logs.masking import mask_secrets
+from devd.logs.masking import KNOWN_SECRETS, mask_secrets
 from devd.logs.records import Level, LogRecord, RequestRecord
 from devd.runtime.gateway import Gateway, IntegrationLimits
 from devd.runtime.invoke import InvokeResult
@@ -66,6 +66,7 @@ class Daemon:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        KNOWN_SECRETS.remember(settings.environ)
         self.inventory = Inventory()
         self.states: dict[str, FunctionState] = {}
         self.pools: dict[str, FunctionPool] = {}
@@ -256,6 +257,8 @@ class Daemon:
         diff = diff_inventory(self.inventory, inventory)
         old_problems = set(self.inventory.problems)
         self.inventory = inventory
+        for function in inventory.functions:
+            KNOWN_SECRETS.remember(function.environment)
         for problem in inventory.problems:
             if first or problem not in old_problems:
                 self._info(str(problem), Level.WARNING)

@@ -69,8 +69,6 @@ class KnownSecrets:
 
 KNOWN_SECRETS = KnownSecrets()
 """The values that `mask_secrets` masks in every line."""
-# NOTE: nothing calls KNOWN_SECRETS.remember yet; the engine is to pass it each function's
-# environment after reading Terraform.
 
 
 def mask_secrets(text: str) -> str:

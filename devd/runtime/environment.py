@@ -12,7 +12,6 @@ reads while the process starts, and receives the rest with its assignment.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -57,9 +56,7 @@ _STARTUP_PREFIXES = {
     "python": ("PYTHON", "LC_", "LD_", "MALLOC_"),
 }
 
-MASK = "****"
 
-_SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|PRIVATE_KEY", re.IGNORECASE)
 
 
 def worker_environment(
@@ -178,13 +175,3 @@ def log_stream_name(day: date, instance_id: str) -> str:
     `instance_id` identifies one execution environment, which here is one worker process.
     """
     return f"{day:%Y/%m/%d}/[$LATEST]{instance_id}"
-
-
-def is_secret_name(name: str) -> bool:
-    """Return whether a variable's value must not appear in logs, judged by its name."""
-    return bool(_SECRET_NAME.search(name))
-
-
-def mask_environment(env: Mapping[str, str]) -> dict[str, str]:
-    """Return a copy of `env` whose secret values are replaced by a fixed mask, for logging."""
-    return {name: (MASK if is_secret_name(name) else value) for name, value in env.items()}

@@ -24,21 +24,28 @@ from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from devd.errors import RuntimeStartError
 from devd.inventory import Function
+from devd.logs.masking import mask_environment
 from devd.logs.records import Level, LogRecord
-from devd.runtime.environment import log_stream_name, mask_environment, worker_environment
+from devd.runtime.environment import log_stream_name, worker_environment
 from devd.runtime.invoke import InvokeResult
 from devd.runtime.launch import bootstrap_command, function_arn, spawn_runtime
 from devd.runtime.output import OutputProtocol, describe_exit, drain_pipes, line_level
+from devd.runtime.report import (
+    PeakMemoryReader,
+    Report,
+    end_line,
+    report_line,
+    start_line,
+)
 from devd.runtime.resource_limits import limit_worker
-from devd.runtime.report import PeakMemoryReader, Report, end_line, report_line, start_line
 from devd.runtime.runtime_api import (
     Assignment,
     ErrorDocument,
-    error_log_lines,
     Invocation,
     PendingInvocation,
     Reply,
     RuntimeApiServer,
+    error_log_lines,
     new_trace_id,
 )
 from devd.supervise.process_group import stop_process_group

@@ -134,8 +134,6 @@ def test_sam_template_withholds_secrets(example: Path) -> None:
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
 
 
-@pytest.mark.xfail(strict=True, reason="the engine does not yet call devd.logs.masking.KNOWN_SECRETS.remember "
-                                       "with each function's environment after reading Terraform")
 def test_bare_secret_value_masked(example: Path) -> None:
     _add_secrets(example)
     running = start_devd(example)

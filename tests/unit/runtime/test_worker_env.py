@@ -11,13 +11,12 @@ import pytest
 
 from devd.errors import RuntimeStartError
 from devd.inventory import Function
+from devd.logs.masking import MASK, mask_environment
 from devd.logs.records import Level
 from devd.runtime.environment import (
     BOOTSTRAP_DIR,
     DEFERRED_INIT_VARIABLE,
-    MASK,
     log_stream_name,
-    mask_environment,
     overridden_reserved_names,
     spare_environment,
     startup_variables,
