@@ -8,11 +8,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from devd.cli import inventory, sam, up
+from devd.cli import inventory, logs_local, sam, status, up
 from devd.config import Settings, resolve_settings
 from devd.errors import DevdError
 
-COMMANDS = (up, inventory, sam)
+COMMANDS = (up, inventory, sam, status, logs_local)
 
 
 def build_parser() -> argparse.ArgumentParser:

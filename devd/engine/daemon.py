@@ -17,6 +17,10 @@ from typing import Callable
 
 from devd.build.service import BuildResult, BuildService
 from devd.config import Settings
+from devd.control.protocol import ControlError, socket_path
+from devd.control.server import ActionTable, ControlServer
+from devd.deploy.model import Deployer
+from devd.engine.aws_target import aws_target
 from devd.engine.plan import (
     BuildFacts,
     diff_inventory,
@@ -26,8 +30,9 @@ from devd.engine.plan import (
 )
 from devd.engine.sam_mode import SamMode
 from devd.engine.scheduler import BuildScheduler
-from devd.engine.view import BuildState, FunctionView, Snapshot
-from devd.errors import ConfigError, RuntimeStartError
+from devd.engine.view import BuildState, FunctionView, RequestStats, Snapshot
+from devd.engine.waiters import BuildWaiters
+from devd.errors import ConfigError, DevdError, RuntimeStartError
 from devd.inventory import Function, Inventory, Problem
 from devd.logs.masking import mask_secrets
 from devd.logs.records import Level, LogRecord, RequestRecord
@@ -63,8 +68,10 @@ class FunctionState:
 class Daemon:
     """A running `devd up`: implements the DaemonHandle protocol that the views use."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, deployer: Deployer | None = None) -> None:
         self.settings = settings
+        self.deployer = deployer
+        """Deploys for the TUI's d, D and l keys and the `deploy` action; None when not set up."""
         self.inventory = Inventory()
         self.states: dict[str, FunctionState] = {}
         self.pools: dict[str, FunctionPool] = {}
@@ -92,6 +99,13 @@ class Daemon:
         self._stopped = asyncio.Event()
         self._stopping = False
         self._watching = False
+        self._reloading = False
+        self.request_stats = RequestStats()
+        self._build_waiters: BuildWaiters[BuildResult] = BuildWaiters()
+        self.actions = ActionTable()
+        """The control socket's dispatch table; other parts add actions such as deploy and invoke."""
+        self.control = ControlServer(socket_path(settings.state_dir), self.actions)
+        self._aws_profile, self._aws_region = aws_target(settings.environ)
 
     async def start(self) -> None:
         """Read Terraform, start serving, build every function and start watching."""
@@ -101,12 +115,22 @@ class Daemon:
             self.gateway = Gateway(self.invoke, self._on_request, self._on_gateway_log, host=self.settings.host, port=0)
         await self.gateway.start()
         self._info(f"serving {self.gateway.url} from {self.settings.infra_dir}")
+        await self._start_control()
         self._apply_inventory(inventory, first=True)
         await self._start_procfile()
         if self.settings.watch:
             await self.watcher.start(self._watch_roots())
             self._watching = True
         self._publish_snapshot()
+
+    async def _start_control(self) -> None:
+        from devd.control.actions import add_daemon_actions
+
+        add_daemon_actions(self, self.actions)
+        try:
+            await self.control.start()
+        except (ControlError, OSError) as error:
+            self._info(f"{error}; devd status, build and logs cannot reach this daemon", Level.ERROR)
 
     async def _start_procfile(self) -> None:
         if self.procfile is None:
@@ -140,7 +164,13 @@ class Daemon:
         problems = tuple(str(problem) for problem in self.inventory.problems)
         url = self.gateway.url if self.gateway else ""
         return Snapshot(url, str(self.settings.infra_dir), views, problems, self._watching,
-                        tuple(self._processes.values()))
+                        tuple(self._processes.values()), backend=self._backend(),
+                        var_files=tuple(str(path) for path in self.settings.var_files),
+                        aws_profile=self._aws_profile, aws_region=self._aws_region,
+                        reloading=self._reloading, deploys_configured=self.deployer is not None)
+
+    def _backend(self) -> str:
+        return "sam" if self.sam.process is not None else "native"
 
     def subscribe(self) -> asyncio.Queue:
         queue: asyncio.Queue = asyncio.Queue()
@@ -150,11 +180,51 @@ class Daemon:
             queue.put_nowait(record)
         return queue
 
+    def unsubscribe(self, queue: asyncio.Queue) -> None:
+        """Stop sending updates to a queue from `subscribe`."""
+        if queue in self._subscribers:
+            self._subscribers.remove(queue)
+
     async def rebuild(self, address: str) -> None:
         if self.inventory.function(address) is None:
             self._info(f"cannot rebuild {address}: no such function in the inventory", Level.WARNING)
             return
         self._request_build(address)
+
+    async def build_and_wait(self, address: str) -> BuildResult:
+        """Queue a build of the function and return its result once it finishes.
+
+        Raises DevdError when the function is unknown or leaves the inventory meanwhile.
+        """
+        function = self.inventory.function(address)
+        if function is None:
+            raise DevdError(f"no function {address} in the inventory")
+        if not function.runnable:
+            raise DevdError(f"{function.name} is a container image function; devd does not build it")
+        generation = self.states.get(address, FunctionState()).generation + 1
+        waiter = self._build_waiters.wait(address, generation)
+        self._request_build(address)
+        return await waiter
+
+    async def restart_workers(self, address: str) -> None:
+        """Replace the function's workers with fresh ones on the same build."""
+        function = self.inventory.function(address)
+        result = self._results.get(address)
+        if function is None or result is None:
+            self._info(f"cannot restart the workers of {address}: it has no successful build", Level.WARNING)
+            return
+        await self._apply_build(function, result)
+        self.publish(LogRecord(function.name, "workers restarted"))
+
+    async def restart_process(self, name: str) -> None:
+        """Restart a Procfile process by name, or `sam local` when name is "sam"."""
+        if self.procfile is not None and name in self.procfile.names:
+            await self.procfile.restart(name)
+            return
+        if name == "sam" and self.sam.process is not None:
+            await self.sam.process.restart()
+            return
+        raise DevdError(f"no process named {name!r}; processes: {', '.join(self._processes) or 'none'}")
 
     async def stop(self) -> None:
         if self._stopping:
@@ -162,6 +232,8 @@ class Daemon:
             return
         self._stopping = True
         self._info("stopping")
+        await self.control.close()
+        self._build_waiters.cancel_all(DevdError("devd stopped before the build finished"))
         await self.watcher.close()
         await self.gateway.close()
         if self._scheduler is not None:
@@ -202,6 +274,7 @@ class Daemon:
 
     def _on_request(self, record: RequestRecord) -> None:
         function = self.inventory.function(record.function) if record.function else None
+        self.request_stats.add(function.name if function else None, record.duration_ms)
         self.publish(replace(record, function=function.name if function else record.function))
 
     # Publishing
@@ -233,7 +306,12 @@ class Daemon:
     async def _reload_inventory(self) -> None:
         async with self._reload_lock:
             started = time.perf_counter()
-            inventory = await self._discover()
+            self._reloading = True
+            self._publish_snapshot()
+            try:
+                inventory = await self._discover()
+            finally:
+                self._reloading = False
             if keeps_last_good(inventory):
                 broken = {problem for problem in inventory.problems if problem.syntax}
                 for problem in sorted(broken - self._reported_syntax, key=str):
@@ -271,6 +349,7 @@ class Daemon:
         self._info(f"removed {address}")
         self.states.pop(address, None)
         self._results.pop(address, None)
+        self._build_waiters.cancel(address, DevdError(f"{address} left the inventory before its build finished"))
         if self._scheduler is not None:
             self._scheduler.forget(address)
         pool = self.pools.pop(address, None)
@@ -330,6 +409,7 @@ class Daemon:
         ready = self._ready.pop(function.address, None)
         if ready is not None:
             ready.set()
+        self._build_waiters.finished(function.address, result.generation, result)
         if pool is not None:
             await self.sam.update(self.inventory, self._results)
         if self._watching:
@@ -381,8 +461,14 @@ class Daemon:
 
     def _view(self, function: Function, routes: list[str]) -> FunctionView:
         state = self.states.get(function.address, FunctionState())
+        pool = self.pools.get(function.address)
+        stats = pool.stats if pool is not None else None
+        requests = self.request_stats
         return FunctionView(function.address, function.name, function.runtime or "image", tuple(routes), state.build_state,
-                            state.generation, state.last_build_ms, state.last_built_at, state.error)
+                            state.generation, state.last_build_ms, state.last_built_at, state.error,
+                            workers=stats.workers if stats else 0, busy=stats.busy if stats else 0,
+                            requests=requests.count(function.name), p50_ms=requests.p50(function.name),
+                            recent_ms=requests.recent(function.name))
 
 
 def _not_built(address: str, error: str | None) -> InvokeResult:
