@@ -35,6 +35,8 @@ class Settings:
     """"native" (devd's workers), "sam" (`sam local start-api`), or "auto" (sam when a container
     engine responds)."""
     environ: Mapping[str, str] = field(default_factory=dict)
+    keys: Mapping[str, str] = field(default_factory=dict)
+    """The `[keys]` table: TUI action name to key, checked by `devd.tui.keys.resolve_keys`."""
 
     @property
     def state_dir(self) -> Path:
@@ -43,7 +45,7 @@ class Settings:
 
 
 _FILE_KEYS = {"infra": str, "var_files": list, "host": str, "port": int, "region": str, "node": str,
-              "procfile": bool, "backend": str, "build": dict}
+              "procfile": bool, "backend": str, "build": dict, "keys": dict}
 
 
 def load_file_settings(project_root: Path) -> dict[str, Any]:
@@ -92,7 +94,8 @@ def resolve_settings(project_root: Path, *, infra: str | None = None, var_files:
         host=host or file.get("host", "127.0.0.1"), port=port_value, region=file.get("region", "us-east-1"),
         node=file.get("node", "node"), watch=watch, procfile=procfile and file.get("procfile", True),
         backend=_backend(backend or file.get("backend", "native")), environ=dict(os.environ),
-        build=parse_build_settings(file.get("build", {}), root, _settings_file_name(root)))
+        build=parse_build_settings(file.get("build", {}), root, _settings_file_name(root)),
+        keys=dict(file.get("keys", {})))
 
 
 def _settings_file_name(root: Path) -> str:

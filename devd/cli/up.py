@@ -44,7 +44,9 @@ def run(args: argparse.Namespace) -> int:
 
 async def _up(settings: Settings, tui: bool, verbose: bool) -> int:
     from devd.engine.daemon import Daemon
+    from devd.tui.keys import resolve_keys
 
+    keys = resolve_keys(settings.keys)  # a bad [keys] table fails before anything starts
     daemon = Daemon(settings)
     _configure_logging(settings, daemon, verbose)
     loop = asyncio.get_running_loop()
@@ -69,7 +71,7 @@ async def _up(settings: Settings, tui: bool, verbose: bool) -> int:
     if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
         loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(_exit_after_hangup(daemon)))
     watch = asyncio.create_task(_watch_terminal(daemon))
-    await DevdApp(daemon).run_async()
+    await DevdApp(daemon, keys).run_async()
     watch.cancel()
     await daemon.stop()
     return 0

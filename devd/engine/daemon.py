@@ -21,6 +21,7 @@ from devd.control.protocol import ControlError, socket_path
 from devd.control.server import ActionTable, ControlServer
 from devd.deploy.model import Deployer
 from devd.engine.aws_target import aws_target
+from devd.engine.deploys import Deploys
 from devd.engine.plan import (
     BuildFacts,
     diff_inventory,
@@ -29,13 +30,14 @@ from devd.engine.plan import (
     watch_roots,
 )
 from devd.engine.sam_mode import SamMode
+from devd.engine.sample_events import event_for, save_event
 from devd.engine.scheduler import BuildScheduler
 from devd.engine.view import BuildState, FunctionView, RequestStats, Snapshot
 from devd.engine.waiters import BuildWaiters
 from devd.errors import ConfigError, DevdError, RuntimeStartError
 from devd.inventory import Function, Inventory, Problem
 from devd.logs.masking import mask_secrets
-from devd.logs.records import Level, LogRecord, RequestRecord
+from devd.logs.records import Level, LogRecord, RequestRecord, inspect_text
 from devd.runtime.gateway import Gateway
 from devd.runtime.invoke import InvokeResult
 from devd.runtime.pool import FunctionPool
@@ -70,8 +72,8 @@ class Daemon:
 
     def __init__(self, settings: Settings, deployer: Deployer | None = None) -> None:
         self.settings = settings
-        self.deployer = deployer
-        """Deploys for the TUI's d, D and l keys and the `deploy` action; None when not set up."""
+        self.deploys = Deploys(deployer, self.publish, self._publish_snapshot)
+        """Deploys for the TUI's d, D and l keys; its deployer is None when deploys are not set up."""
         self.inventory = Inventory()
         self.states: dict[str, FunctionState] = {}
         self.pools: dict[str, FunctionPool] = {}
@@ -167,7 +169,7 @@ class Daemon:
                         tuple(self._processes.values()), backend=self._backend(),
                         var_files=tuple(str(path) for path in self.settings.var_files),
                         aws_profile=self._aws_profile, aws_region=self._aws_region,
-                        reloading=self._reloading, deploys_configured=self.deployer is not None)
+                        reloading=self._reloading, deploys_configured=self.deploys.configured)
 
     def _backend(self) -> str:
         return "sam" if self.sam.process is not None else "native"
@@ -205,6 +207,29 @@ class Daemon:
         waiter = self._build_waiters.wait(address, generation)
         self._request_build(address)
         return await waiter
+
+    async def invoke_function(self, address: str, event: bytes) -> InvokeResult:
+        """Invoke a function outside the gateway (the TUI's invoke and replay keys) and publish
+        the exchange as a request record with method INVOKE, so the inspector shows it."""
+        function = self.inventory.function(address)
+        if function is None:
+            raise DevdError(f"no function {address} in the inventory")
+        started = time.perf_counter()
+        result = await self.invoke(address, event)
+        status = 200 if result.function_error is None else 502
+        self.request_stats.add(function.name, (time.perf_counter() - started) * 1000)
+        self.publish(RequestRecord("INVOKE", function.name, status, (time.perf_counter() - started) * 1000,
+                                   function.name, result.request_id or None, event=inspect_text(event),
+                                   response=inspect_text(result.payload)))
+        return result
+
+    def event_for(self, address: str) -> tuple[bytes, str]:
+        """Return the saved or sample event to invoke a function with, and where it came from."""
+        return event_for(self.inventory, self.settings.state_dir, address)
+
+    def save_event(self, function_name: str, event: bytes) -> Path:
+        """Save an event as the one the invoke key sends to this function; return its path."""
+        return save_event(self.settings.state_dir, function_name, event)
 
     async def restart_workers(self, address: str) -> None:
         """Replace the function's workers with fresh ones on the same build."""
@@ -468,7 +493,7 @@ class Daemon:
                             state.generation, state.last_build_ms, state.last_built_at, state.error,
                             workers=stats.workers if stats else 0, busy=stats.busy if stats else 0,
                             requests=requests.count(function.name), p50_ms=requests.p50(function.name),
-                            recent_ms=requests.recent(function.name))
+                            recent_ms=requests.recent(function.name), deploy=self.deploys.state_text(function.address))
 
 
 def _not_built(address: str, error: str | None) -> InvokeResult:
