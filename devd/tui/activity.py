@@ -24,7 +24,7 @@ class ActivityLine(Static):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", id=id)
-        self._running: dict[int, tuple[str, float]] = {}
+        self._in_progress: dict[int, tuple[str, float]] = {}
         self._tokens = itertools.count(1)
         self._frames = itertools.cycle(SPINNER)
         self._timer: Timer | None = None
@@ -33,12 +33,12 @@ class ActivityLine(Static):
     @property
     def labels(self) -> tuple[str, ...]:
         """Labels of the actions that run now, oldest first."""
-        return tuple(label for label, _ in self._running.values())
+        return tuple(label for label, _ in self._in_progress.values())
 
     def start(self, label: str) -> int:
         """Show an action that starts now; return the token that `finish` takes."""
         token = next(self._tokens)
-        self._running[token] = (label, time.monotonic())
+        self._in_progress[token] = (label, time.monotonic())
         self.display = True
         if self._timer is None:
             self._timer = self.set_interval(REDRAW_INTERVAL, self._redraw)
@@ -47,8 +47,8 @@ class ActivityLine(Static):
 
     def finish(self, token: int) -> None:
         """Remove a finished action; hide the line when it was the last."""
-        self._running.pop(token, None)
-        if self._running:
+        self._in_progress.pop(token, None)
+        if self._in_progress:
             self._redraw()
             return
         self.display = False
@@ -60,7 +60,7 @@ class ActivityLine(Static):
         frame = next(self._frames)
         now = time.monotonic()
         text = Text()
-        for label, started in self._running.values():
+        for label, started in self._in_progress.values():
             if text:
                 text.append("   ")
             text.append(f"{frame} ", style="bold cyan")

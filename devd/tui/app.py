@@ -63,7 +63,6 @@ class DevdApp(CommandsMixin, App[None]):
 
     BINDINGS = [  # noqa: RUF012 - Textual's declared form
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
-        Binding("end", "follow_logs", "Follow logs", show=False),
     ]
 
     def __init__(self, daemon: DaemonHandle, keys: Mapping[str, str] | None = None) -> None:

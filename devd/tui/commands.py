@@ -270,9 +270,7 @@ class CommandsMixin:
 
     def action_follow_logs(self: DevdApp) -> None:
         """Scroll the log pane to the end and follow new lines again."""
-        self.log_pane.auto_scroll = True
-        self.log_pane.scroll_end(animate=False)
-        self.log_pane.border_subtitle = ""
+        self.log_pane.follow()
 
     def action_clear_logs(self: DevdApp) -> None:
         """Clear the log pane and the records kept for filtering."""

@@ -30,6 +30,7 @@ ACTIONS = (
     KeyAction("filter_text", "/", "Filter", "show only log lines that contain a text"),
     KeyAction("cycle_level", "e", "Level", "show all levels, warnings and errors, or errors only"),
     KeyAction("toggle_filter", "f", "One function", "show only the selected function's log lines"),
+    KeyAction("follow_logs", "G", "Follow", "scroll the log pane to the end and follow new lines again"),
     KeyAction("toggle_folding", "z", "Fold traces", "fold or unfold stack traces in the log pane"),
     KeyAction("clear_logs", "c", "Clear", "clear the log pane"),
     KeyAction("help", "?", "Help", "show every key"),

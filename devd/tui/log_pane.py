@@ -135,6 +135,12 @@ class LogPane(RichLog):
         self.remote_function = function
         self._rerender()
 
+    def follow(self) -> None:
+        """Scroll to the end and follow new lines again."""
+        self.auto_scroll = True
+        self.scroll_end(animate=False)
+        self._update_title()
+
     def set_folded(self, folded: bool) -> None:
         """Fold multi-line records to their first line, or show them whole, and re-render."""
         self.folded = folded
@@ -183,5 +189,5 @@ class LogPane(RichLog):
         if self.dropped:
             subtitle.append(f"{self.dropped:,} dropped")
         if not self.auto_scroll:
-            subtitle.append("paused, End to follow")
+            subtitle.append("paused, G follows")
         self.border_subtitle = "  ".join(subtitle)

@@ -17,7 +17,6 @@ from devd.tui.keys import ACTIONS
 OTHER_KEYS = (
     ("ctrl+p", "command palette: every action by name"),
     ("up, down", "select a function, or a request in the inspector"),
-    ("End", "scroll the log pane to the end and follow new lines again"),
     ("Enter", "in the request inspector: open the request"),
     ("p", "in the request inspector: replay the request"),
     ("w", "in a request: save its event as the function's invoke event"),
