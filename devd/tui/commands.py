@@ -24,12 +24,13 @@ logger = logging.getLogger("devd.tui")
 NOT_SET_UP = "Deploys are not set up for this project."
 
 
-def plan_summary(plan: DeployPlan) -> Text:
-    """Return the confirmation text of a plan: its counts and every address with its action."""
+def plan_summary(plan: DeployPlan, name: str) -> Text:
+    """Return the confirmation text of a plan of function `name`: its counts and every address
+    with its action."""
     adds = plan.count("create") + plan.count("replace")
     destroys = plan.count("delete") + plan.count("replace")
     text = Text.assemble(
-        "Plan for ", (plan.function, "bold"), ": ",
+        "Plan for ", (name, "bold"), f" ({plan.function}): ",
         (f"{adds} to add", "green"), ", ", (f"{plan.count('update')} to change", "yellow"), ", ",
         (f"{destroys} to destroy", "red"), "\n\n",
     )
@@ -126,7 +127,7 @@ class CommandsMixin:
         finally:
             self.activity.finish(token)
 
-        confirmed = await self.push_screen_wait(ConfirmScreen(f"Deploy {function.name}", plan_summary(plan)))
+        confirmed = await self.push_screen_wait(ConfirmScreen(f"Deploy {function.name}", plan_summary(plan, function.name)))
         if confirmed and plan.destroys:
             confirmed = await self.push_screen_wait(ConfirmScreen("Destroy resources?", destroy_warning(plan)))
         if not confirmed:

@@ -22,21 +22,21 @@ ACTIONS = (
     KeyAction("rebuild", "b", "Rebuild", "rebuild the selected function"),
     KeyAction("invoke", "i", "Invoke", "invoke the selected function with its saved event, or a sample one"),
     KeyAction("deploy", "d", "Deploy", "plan a Terraform deploy of the selected function, confirm, then apply"),
-    KeyAction("deploy_code", "D", "Deploy code", "upload the selected function's local build to AWS"),
-    KeyAction("toggle_remote_logs", "l", "Local/remote logs", "switch the log pane between local and CloudWatch logs"),
-    KeyAction("restart_workers", "r", "Restart workers", "restart the selected function's workers"),
-    KeyAction("restart_process", "s", "Restart process", "restart a Procfile process or sam local"),
+    KeyAction("deploy_code", "D", "Code", "upload the selected function's local build to AWS"),
+    KeyAction("toggle_remote_logs", "l", "Remote logs", "switch the log pane between local and CloudWatch logs"),
     KeyAction("requests", "t", "Requests", "open the request inspector"),
     KeyAction("filter_text", "/", "Filter", "show only log lines that contain a text"),
+    KeyAction("help", "?", "Help", "show every key"),
+    KeyAction("quit", "q", "Quit", "stop devd and every process it started"),
+    KeyAction("restart_workers", "r", "Restart workers", "restart the selected function's workers"),
+    KeyAction("restart_process", "s", "Restart process", "restart a Procfile process or sam local"),
     KeyAction("cycle_level", "e", "Level", "show all levels, warnings and errors, or errors only"),
     KeyAction("toggle_filter", "f", "One function", "show only the selected function's log lines"),
     KeyAction("follow_logs", "G", "Follow", "scroll the log pane to the end and follow new lines again"),
     KeyAction("toggle_folding", "z", "Fold traces", "fold or unfold stack traces in the log pane"),
     KeyAction("clear_logs", "c", "Clear", "clear the log pane"),
-    KeyAction("help", "?", "Help", "show every key"),
-    KeyAction("quit", "q", "Quit", "stop devd and every process it started"),
 )
-"""Every configurable action in footer order; devd.toml's `[keys]` maps an action to another key."""
+"""Every configurable action, in footer order with the most used first; devd.toml's `[keys]` maps an action to another key."""
 
 _KEY_NAMES = {"/": "slash", "?": "question_mark", " ": "space", ".": "full_stop", ",": "comma", "-": "minus",
               "+": "plus", "!": "exclamation_mark", "#": "number_sign", "*": "asterisk", ":": "colon"}

@@ -379,7 +379,7 @@ async def test_palette_lists_every_action():
     app = DevdApp(FakeDaemon(START))
     async with app.run_test(size=SCREEN_SIZE):
         titles = [command.title for command in app.get_system_commands(app.screen)]
-        for label in ("Rebuild (b)", "Invoke (i)", "Deploy (d)", "Deploy code (D)", "Local/remote logs (l)",
+        for label in ("Rebuild (b)", "Invoke (i)", "Deploy (d)", "Code (D)", "Remote logs (l)",
                       "Restart workers (r)", "Restart process (s)", "Requests (t)", "Filter (/)", "Help (?)",
                       "Quit (q)"):
             assert label in titles
