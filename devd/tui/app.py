@@ -8,6 +8,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -19,6 +20,7 @@ from devd.console import new_problems, take_batch
 from devd.engine.handle import DaemonHandle, Update
 from devd.engine.view import Snapshot
 from devd.logs.records import Level, LogRecord, RequestRecord
+from devd.supervise.status import ProcessState
 from devd.tui.activity import ActivityLine
 from devd.tui.commands import CommandsMixin
 from devd.tui.functions_table import FunctionsTable
@@ -36,6 +38,14 @@ BATCH_INTERVAL = 0.05
 """Seconds the update reader waits after each batch, so that a burst of records
 collects into a few large batches and the screen keeps drawing between them."""
 
+BUSY_BATCH_INTERVAL = 0.5
+"""Seconds the update reader waits after a batch that followed the previous one within this
+time. Each batch that adds log lines redraws the whole screen, and the TUI shares one event
+loop with the gateway, so a steady stream of requests gets two redraws a second and leaves the
+gateway the CPU, while a lone request after a quiet spell shows within BATCH_INTERVAL. A
+limit by batch size instead would let a slow stream of small batches redraw 20 times a second
+(see bench/tui_load.py)."""
+
 POLL_INTERVAL = 1.0
 """Seconds between reads of the daemon's snapshot for worker and request counts, which change
 without a snapshot being published."""
@@ -47,6 +57,13 @@ def problem_records(previous: Snapshot | None, current: Snapshot) -> list[LogRec
         LogRecord(source="devd", text=problem, level=Level.WARNING)
         for problem in new_problems(previous, current)
     ]
+
+
+def _same_header(current: Snapshot, previous: Snapshot | None) -> bool:
+    """Return True when the header would show the same text; a back-off countdown never is."""
+    if any(status.state is ProcessState.BACKOFF for status in current.processes):
+        return False
+    return previous is not None and replace(current, functions=()) == replace(previous, functions=())
 
 
 class DevdApp(CommandsMixin, App[None]):
@@ -111,16 +128,20 @@ class DevdApp(CommandsMixin, App[None]):
                                 lambda action=item.action: self.run_action(action))
 
     async def _read_updates(self, queue: asyncio.Queue[Update]) -> None:
+        previous = float("-inf")
         while True:
             batch, stopped = await take_batch(queue)
             self._apply_batch(batch)
+            now = time.monotonic()
+            busy = now - previous < BUSY_BATCH_INTERVAL + BATCH_INTERVAL
+            previous = now
 
             if stopped:
                 logger.info("daemon stopped, closing the TUI")
                 self.exit()
                 return
 
-            await asyncio.sleep(BATCH_INTERVAL)
+            await asyncio.sleep(BUSY_BATCH_INTERVAL if busy else BATCH_INTERVAL)
 
     def _poll_snapshot(self) -> None:
         if self._stopping:
@@ -170,14 +191,17 @@ class DevdApp(CommandsMixin, App[None]):
         self._show_requests()
 
         snapshot = self._latest_snapshot
-        if snapshot is None or snapshot is self._displayed_snapshot:
+        # The poll returns an equal snapshot when nothing changed, and redrawing it would cost a
+        # full-screen layout for nothing.
+        if snapshot is None or snapshot == self._displayed_snapshot:
             return
 
         # The timer can fire after exit(), while the widgets are being removed.
         if not self.functions_table.is_attached:
             return
 
-        self.status_line.show_snapshot(snapshot)
+        if not _same_header(snapshot, self._displayed_snapshot):
+            self.status_line.show_snapshot(snapshot)
         self.functions_table.show_functions(snapshot.functions, snapshot.reloading)
         self._displayed_snapshot = snapshot
 
