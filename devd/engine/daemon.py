@@ -11,9 +11,9 @@ import json
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
 
 from devd.build.service import BuildResult, BuildService
 from devd.config import Settings
@@ -21,6 +21,7 @@ from devd.control.protocol import ControlError, socket_path
 from devd.control.server import ActionTable, ControlServer
 from devd.deploy.model import Deployer
 from devd.engine.aws_target import aws_target
+from devd.engine.commands import DaemonCommands
 from devd.engine.deploys import Deploys
 from devd.engine.plan import (
     BuildFacts,
@@ -30,14 +31,13 @@ from devd.engine.plan import (
     watch_roots,
 )
 from devd.engine.sam_mode import SamMode
-from devd.engine.sample_events import event_for, save_event
 from devd.engine.scheduler import BuildScheduler
 from devd.engine.view import BuildState, FunctionView, RequestStats, Snapshot
 from devd.engine.waiters import BuildWaiters
 from devd.errors import ConfigError, DevdError, RuntimeStartError
 from devd.inventory import Function, Inventory, Problem
 from devd.logs.masking import mask_secrets
-from devd.logs.records import Level, LogRecord, RequestRecord, inspect_text
+from devd.logs.records import Level, LogRecord, RequestRecord
 from devd.runtime.gateway import Gateway
 from devd.runtime.invoke import InvokeResult
 from devd.runtime.pool import FunctionPool
@@ -67,7 +67,7 @@ class FunctionState:
     facts: BuildFacts = BuildFacts()
 
 
-class Daemon:
+class Daemon(DaemonCommands):
     """A running `devd up`: implements the DaemonHandle protocol that the views use."""
 
     def __init__(self, settings: Settings, deployer: Deployer | None = None) -> None:
@@ -169,7 +169,8 @@ class Daemon:
                         tuple(self._processes.values()), backend=self._backend(),
                         var_files=tuple(str(path) for path in self.settings.var_files),
                         aws_profile=self._aws_profile, aws_region=self._aws_region,
-                        reloading=self._reloading, deploys_configured=self.deploys.configured)
+                        reloading=self._reloading, deploys_configured=self.deploys.configured,
+                        project=str(self.settings.project_root))
 
     def _backend(self) -> str:
         return "sam" if self.sam.process is not None else "native"
@@ -192,64 +193,6 @@ class Daemon:
             self._info(f"cannot rebuild {address}: no such function in the inventory", Level.WARNING)
             return
         self._request_build(address)
-
-    async def build_and_wait(self, address: str) -> BuildResult:
-        """Queue a build of the function and return its result once it finishes.
-
-        Raises DevdError when the function is unknown or leaves the inventory meanwhile.
-        """
-        function = self.inventory.function(address)
-        if function is None:
-            raise DevdError(f"no function {address} in the inventory")
-        if not function.runnable:
-            raise DevdError(f"{function.name} is a container image function; devd does not build it")
-        generation = self.states.get(address, FunctionState()).generation + 1
-        waiter = self._build_waiters.wait(address, generation)
-        self._request_build(address)
-        return await waiter
-
-    async def invoke_function(self, address: str, event: bytes) -> InvokeResult:
-        """Invoke a function outside the gateway (the TUI's invoke and replay keys) and publish
-        the exchange as a request record with method INVOKE, so the inspector shows it."""
-        function = self.inventory.function(address)
-        if function is None:
-            raise DevdError(f"no function {address} in the inventory")
-        started = time.perf_counter()
-        result = await self.invoke(address, event)
-        status = 200 if result.function_error is None else 502
-        self.request_stats.add(function.name, (time.perf_counter() - started) * 1000)
-        self.publish(RequestRecord("INVOKE", function.name, status, (time.perf_counter() - started) * 1000,
-                                   function.name, result.request_id or None, event=inspect_text(event),
-                                   response=inspect_text(result.payload)))
-        return result
-
-    def event_for(self, address: str) -> tuple[bytes, str]:
-        """Return the saved or sample event to invoke a function with, and where it came from."""
-        return event_for(self.inventory, self.settings.state_dir, address)
-
-    def save_event(self, function_name: str, event: bytes) -> Path:
-        """Save an event as the one the invoke key sends to this function; return its path."""
-        return save_event(self.settings.state_dir, function_name, event)
-
-    async def restart_workers(self, address: str) -> None:
-        """Replace the function's workers with fresh ones on the same build."""
-        function = self.inventory.function(address)
-        result = self._results.get(address)
-        if function is None or result is None:
-            self._info(f"cannot restart the workers of {address}: it has no successful build", Level.WARNING)
-            return
-        await self._apply_build(function, result)
-        self.publish(LogRecord(function.name, "workers restarted"))
-
-    async def restart_process(self, name: str) -> None:
-        """Restart a Procfile process by name, or `sam local` when name is "sam"."""
-        if self.procfile is not None and name in self.procfile.names:
-            await self.procfile.restart(name)
-            return
-        if name == "sam" and self.sam.process is not None:
-            await self.sam.process.restart()
-            return
-        raise DevdError(f"no process named {name!r}; processes: {', '.join(self._processes) or 'none'}")
 
     async def stop(self) -> None:
         if self._stopping:
@@ -412,8 +355,7 @@ class Daemon:
         pool = None
         if result.ok and result.task_root is not None:
             try:
-                pool = FunctionPool(function, result.task_root, result.handler, self._worker_log(function, result),
-                                    region=self.settings.region, node=self.settings.node, spares=self.spares)
+                pool = self._new_pool(function, result)
             except RuntimeStartError as start_error:
                 error = str(start_error)
 
@@ -440,6 +382,11 @@ class Daemon:
         if self._watching:
             self.watcher.update(self._watch_roots())
         self._publish_snapshot()
+
+    def _new_pool(self, function: Function, result: BuildResult) -> FunctionPool:
+        assert result.task_root is not None
+        return FunctionPool(function, result.task_root, result.handler, self._worker_log(function, result),
+                            region=self.settings.region, node=self.settings.node, spares=self.spares)
 
     def _worker_log(self, function: Function, result: BuildResult) -> Callable[[LogRecord], None]:
         """Return the log sink for a pool: Python stack traces name the source files, not the

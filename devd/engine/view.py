@@ -75,6 +75,8 @@ class Snapshot:
     reloading: bool = False
     """True while devd re-reads the Terraform after a change."""
     deploys_configured: bool = False
+    project: str = ""
+    """The project root, which views use to shorten the paths they show."""
 
 
 def waiting_reason(function: FunctionView, reloading: bool = False) -> str:

@@ -4,6 +4,7 @@ the watcher, where a deploy would go, and the state of each Procfile process."""
 from __future__ import annotations
 
 import time
+from pathlib import PurePath
 
 from rich.text import Text
 from textual.widgets import Static
@@ -24,11 +25,11 @@ def status_text(snapshot: Snapshot, now: float | None = None) -> Text:
         ("devd", "bold"), "  ",
         (snapshot.url, "bold underline"), "  ",
         (snapshot.backend, "cyan"),
-        "  infra ", (snapshot.infra, "bold"),
+        "  infra ", (short_path(snapshot.infra, snapshot.project), "bold"),
     )
     if snapshot.var_files:
         text.append("  vars ")
-        text.append(", ".join(snapshot.var_files), style="bold")
+        text.append(", ".join(short_path(path, snapshot.project) for path in snapshot.var_files), style="bold")
     text.append("  ")
     text.append(*watcher)
     if snapshot.reloading:
@@ -42,6 +43,16 @@ def status_text(snapshot: Snapshot, now: float | None = None) -> Text:
         text.append("  ")
         text.append(f"{status.name}: {describe_status(status, current)}", style=style)
     return text
+
+
+def short_path(path: str, project: str) -> str:
+    """Return path relative to the project root when it is inside it, else path unchanged."""
+    if not project:
+        return path
+    try:
+        return str(PurePath(path).relative_to(project))
+    except ValueError:
+        return path
 
 
 def _deploy_target(snapshot: Snapshot) -> Text:
