@@ -3,7 +3,9 @@
 
 Each run starts a fresh `devd up --port P --no-procfile`, waits until `devd status --json` reports
 every function ready, warms the route with a short wrk run, and then measures with
-`wrk -t2 -c16 -d<seconds>s http://127.0.0.1:P/hello`. With the TUI, devd's stdin, stdout and
+`wrk -t2 -c16 -d<seconds>s http://127.0.0.1:P/hello`, and reads the CPU time of the devd process
+(user + system, from /proc) around that run. On a shared machine the CPU time per request
+varies less than the request rate, because the rate also depends on how much CPU others leave. With the TUI, devd's stdin, stdout and
 stderr are a pseudo-terminal of 150x45 whose output a thread reads and discards, as a terminal
 emulator would. Without it, devd's plain lines go to a pipe that a thread drains. Runs of the
 two modes alternate, so drift in machine load spreads over both.
@@ -73,7 +75,7 @@ def start_devd(project: Path, port: int, tui: bool) -> tuple[subprocess.Popen, i
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 45, 150, 0, 0))
     process = subprocess.Popen(command, stdin=slave, stdout=slave, stderr=slave, start_new_session=True, env=env,
-                               preexec_fn=take_terminal)
+                               preexec_fn=take_terminal)  # noqa: PLW1509 - it runs one ioctl, no locks
     os.close(slave)
     threading.Thread(target=drain, args=(master,), daemon=True).start()
     return process, master
@@ -81,7 +83,7 @@ def start_devd(project: Path, port: int, tui: bool) -> tuple[subprocess.Popen, i
 
 def take_terminal() -> None:
     """Make stdin (the pty) the controlling terminal of the new session, as a terminal emulator
-    does; devd treats a missing terminal as a closed one and exits."""
+    does. devd treats a missing terminal as a closed one and exits."""
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
@@ -112,6 +114,12 @@ def run_wrk(url: str, seconds: int, connections: int) -> float:
     return float(match.group(1))
 
 
+def cpu_seconds(pid: int) -> float:
+    """Return the user and system CPU time of a process so far, from /proc/PID/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def stop(process: subprocess.Popen, master: int | None) -> None:
     """Stop devd with SIGTERM and wait; kill its group if it does not exit in time."""
     process.send_signal(signal.SIGTERM)
@@ -124,15 +132,19 @@ def stop(process: subprocess.Popen, master: int | None) -> None:
         os.close(master)
 
 
-def measure(project: Path, tui: bool, seconds: int, connections: int) -> float:
-    """Start devd in one mode, measure requests per second, stop it, and check nothing is left."""
+def measure(project: Path, tui: bool, seconds: int, connections: int) -> tuple[float, float]:
+    """Start devd in one mode, measure requests per second and devd's CPU milliseconds per
+    request, stop it, and check that nothing is left."""
     port = free_port()
     process, master = start_devd(project, port, tui)
     try:
         wait_ready(project)
         url = f"http://127.0.0.1:{port}/hello"
         run_wrk(url, 2, connections)
-        return run_wrk(url, seconds, connections)
+        cpu_before = cpu_seconds(process.pid)
+        rate = run_wrk(url, seconds, connections)
+        cpu_ms = (cpu_seconds(process.pid) - cpu_before) * 1000
+        return rate, cpu_ms / (rate * seconds)
     finally:
         stop(process, master)
         time.sleep(0.5)
@@ -150,22 +162,31 @@ def main() -> int:
     args = parser.parse_args()
 
     results: dict[str, list[float]] = {"no-tui": [], "tui": []}
+    cpu_per_request: dict[str, list[float]] = {"no-tui": [], "tui": []}
     with tempfile.TemporaryDirectory(prefix="devd-tui-load-") as directory:
         project = copy_example(Path(directory) / "app")
         for run in range(args.runs):
             for mode in ("no-tui", "tui"):
-                rate = measure(project, mode == "tui", args.seconds, args.connections)
+                rate, cpu_ms = measure(project, mode == "tui", args.seconds, args.connections)
                 results[mode].append(rate)
-                print(f"run {run + 1} {mode}: {rate:,.0f} requests/s", flush=True)
+                cpu_per_request[mode].append(cpu_ms)
+                print(f"run {run + 1} {mode}: {rate:,.0f} requests/s, {cpu_ms:.2f} ms CPU per request, "
+                      f"load average {os.getloadavg()[0]:.1f}", flush=True)
 
     medians = {mode: statistics.median(rates) for mode, rates in results.items()}
+    cpu_medians = {mode: statistics.median(values) for mode, values in cpu_per_request.items()}
     ratio = medians["tui"] / medians["no-tui"]
+    cpu_ratio = cpu_medians["no-tui"] / cpu_medians["tui"]
     print(f"median no-tui {medians['no-tui']:,.0f} requests/s, tui {medians['tui']:,.0f} requests/s, "
           f"tui / no-tui {ratio:.0%}")
+    print(f"median CPU per request no-tui {cpu_medians['no-tui']:.2f} ms, tui {cpu_medians['tui']:.2f} ms, "
+          f"requests per CPU second tui / no-tui {cpu_ratio:.0%}")
     print(f"machine: {os.cpu_count()} cores, {platform.machine()} {platform.system()}, "
           f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}")
     if args.json:
-        args.json.write_text(json.dumps({"runs": results, "medians": medians, "ratio": ratio}, indent=2))
+        document = {"runs": results, "medians": medians, "ratio": ratio, "cpu_ms_per_request": cpu_per_request,
+                    "cpu_medians": cpu_medians, "cpu_ratio": cpu_ratio}
+        args.json.write_text(json.dumps(document, indent=2))
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -55,6 +56,10 @@ async def _up(settings: Settings, tui: bool, verbose: bool) -> int:
     except BaseException:
         await daemon.stop()
         raise
+    # Modules and most state made at start live until exit, so the cycle collector need not scan
+    # them again: under request load each full collection then scans only newer objects. A
+    # frozen object that later becomes part of unreachable cycles is freed only at exit.
+    gc.freeze()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, lambda: asyncio.ensure_future(daemon.stop()))
     if not tui:

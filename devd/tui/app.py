@@ -38,10 +38,10 @@ BATCH_INTERVAL = 0.05
 """Seconds the update reader waits after each batch, so that a burst of records
 collects into a few large batches and the screen keeps drawing between them."""
 
-BUSY_BATCH_INTERVAL = 0.5
+BUSY_BATCH_INTERVAL = 1.0
 """Seconds the update reader waits after a batch that followed the previous one within this
-time. Each batch that adds log lines redraws the whole screen, and the TUI shares one event
-loop with the gateway, so a steady stream of requests gets two redraws a second and leaves the
+time. Each batch that adds log lines redraws the whole screen on the event loop that the
+gateway also uses. So a steady stream of requests gets one redraw a second and leaves the
 gateway the CPU, while a lone request after a quiet spell shows within BATCH_INTERVAL. A
 limit by batch size instead would let a slow stream of small batches redraw 20 times a second
 (see bench/tui_load.py)."""

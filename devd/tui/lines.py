@@ -22,14 +22,14 @@ SPARK_WIDTH = 12
 
 def sparkline(values: tuple[float, ...] | list[float], width: int = SPARK_WIDTH) -> str:
     """Return the last `width` values as bars scaled between their minimum and maximum."""
-    shown = list(values)[-width:]
-    if not shown:
+    recent = list(values)[-width:]
+    if not recent:
         return ""
-    low, high = min(shown), max(shown)
+    low, high = min(recent), max(recent)
     if high == low:
-        return SPARK_BARS[0] * len(shown)
+        return SPARK_BARS[0] * len(recent)
     scale = (len(SPARK_BARS) - 1) / (high - low)
-    return "".join(SPARK_BARS[round((value - low) * scale)] for value in shown)
+    return "".join(SPARK_BARS[round((value - low) * scale)] for value in recent)
 
 
 def status_style(status: int) -> str:

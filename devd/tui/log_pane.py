@@ -18,8 +18,10 @@ Entry = LogRecord | RequestRecord
 BUFFER_SIZE = 5_000
 """Records kept for re-rendering when a filter changes. Older records are dropped and counted."""
 
-BATCH_LINE_LIMIT = 300
-"""Lines written for one batch of records; a larger batch shows its last lines and a note."""
+BATCH_LINE_LIMIT = 100
+"""Lines written for one batch of records; a larger batch shows its last lines and a note.
+The pane shows about 30 lines, and each written line costs render time on the gateway's event
+loop. A busy batch writes at most this many, and the buffer keeps the rest for a filter change."""
 
 LEVEL_FILTERS = (Level.DEBUG, Level.WARNING, Level.ERROR)
 """Minimum levels that the level key cycles through: everything, warnings and errors, errors."""
@@ -51,7 +53,7 @@ def entry_level(entry: Entry) -> Level:
 
 @dataclass(frozen=True)
 class LogFilter:
-    """What the pane shows: one function or all, a case-insensitive text, and a minimum level."""
+    """The filter of the pane: one function or all, a case-insensitive text, and a minimum level."""
 
     function: str | None = None
     text: str = ""

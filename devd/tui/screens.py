@@ -74,7 +74,7 @@ class ConfirmScreen(ModalScreen[bool]):
             yield Label(Text.assemble(("y", "bold green"), " confirm   ", ("n", "bold red"), " cancel"))
 
     def action_answer(self, answer: bool) -> None:
-        """Close the dialog with this answer."""
+        """Close the dialog with this response."""
         self.dismiss(answer)
 
 

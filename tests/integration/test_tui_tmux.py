@@ -75,6 +75,9 @@ def test_tui_in_tmux(example: Path, pane: TmuxPane) -> None:
     pane.send("Escape")
     pane.wait_for(lambda text: "devd keys" not in text)
 
+    pane.send("D")
+    pane.wait_for(lambda text: "Deploys are not set up for this project." in text)
+
     url = status(example)["url"]
     with urllib.request.urlopen(f"{url}/hello", timeout=20) as response:
         assert response.status == 200

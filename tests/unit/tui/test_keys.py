@@ -197,14 +197,14 @@ async def test_restart_workers_key():
 
 
 async def test_restart_process_key():
-    one = replace(START, processes=(ProcessStatus("moto", ProcessState.RUNNING),))
-    daemon = FakeDaemon(one)
+    moto_only = replace(START, processes=(ProcessStatus("moto", ProcessState.RUNNING),))
+    daemon = FakeDaemon(moto_only)
     app = DevdApp(daemon)
     async with app.run_test(size=SCREEN_SIZE) as pilot:
         await pilot.press("s")
         await wait_until(pilot, lambda: daemon.process_restarts == ["moto"])
 
-        daemon.push(replace(one, processes=(ProcessStatus("moto", ProcessState.RUNNING),
+        daemon.push(replace(moto_only, processes=(ProcessStatus("moto", ProcessState.RUNNING),
                                             ProcessStatus("sam", ProcessState.RUNNING))))
         await pilot.pause(0.2)
         await pilot.press("s")
