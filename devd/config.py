@@ -47,6 +47,8 @@ class Settings:
     """The `[workers]` table: passed-through host variables, pool size, idle time, account."""
     debug: DebugPlan = DebugPlan()
     """The functions that `devd up --debug` runs under a debugger."""
+    keys: Mapping[str, str] = field(default_factory=dict)
+    """The `[keys]` table: TUI action name to key, checked by `devd.tui.keys.resolve_keys`."""
 
     @property
     def state_dir(self) -> Path:
@@ -56,7 +58,7 @@ class Settings:
 
 _FILE_KEYS = {"infra": str, "var_files": list, "host": str, "port": int, "region": str, "node": str,
               "procfile": bool, "backend": str, "build": dict, "ports": dict, "packages": dict,
-              "deploy": dict, "workers": dict}
+              "deploy": dict, "workers": dict, "keys": dict}
 
 
 def load_file_settings(project_root: Path) -> dict[str, Any]:
@@ -119,7 +121,8 @@ def resolve_settings(project_root: Path, *, infra: str | None = None, var_files:
         api_ports=_parse_api_ports(file.get("ports", {}), _settings_file_name(root)),
         packages=parse_packages(file.get("packages", {}), root, _settings_file_name(root)),
         deploy=parse_deploy_settings(file.get("deploy", {}), root, _settings_file_name(root)),
-        workers=parse_worker_settings(file.get("workers", {}), _settings_file_name(root)))
+        workers=parse_worker_settings(file.get("workers", {}), _settings_file_name(root)),
+        keys=dict(file.get("keys", {})))
 
 
 def load_packages(project_root: Path) -> dict[Path, Path]:

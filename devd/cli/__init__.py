@@ -8,11 +8,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from devd.cli import deploy, inventory, invoke, logs, sam, up
+from devd.cli import deploy, inventory, invoke, logs, sam, status, up
 from devd.config import Settings, resolve_settings
 from devd.errors import DevdError
 
-COMMANDS = (up, inventory, invoke, deploy, logs, sam)
+COMMANDS = (up, inventory, status, invoke, deploy, logs, sam)
 
 
 def build_parser() -> argparse.ArgumentParser:

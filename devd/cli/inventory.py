@@ -44,9 +44,14 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def print_table(header: list[str], rows: list[list[str]]) -> None:
     """Print rows under a header, each column as wide as its widest cell."""
+    for line in table_lines(header, rows):
+        print(line)
+
+
+def table_lines(header: list[str], rows: list[list[str]]) -> list[str]:
+    """Return rows under a header as lines, each column as wide as its widest cell."""
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [header, *rows]]
 
 
 def _ls(settings: Settings, as_json: bool, exact: bool = False) -> int:
@@ -84,6 +89,33 @@ def _ls(settings: Settings, as_json: bool, exact: bool = False) -> int:
 
 
 def _build(settings: Settings, names: list[str]) -> int:
+    from devd.control.client import connect
+
+    client = connect(settings.state_dir)
+    if client is not None:
+        with client:
+            return _build_in_daemon(client, names)
+    return _build_alone(settings, names)
+
+
+def _build_in_daemon(client, names: list[str]) -> int:
+    """Ask the running daemon to build, so its workers serve the new build; print its results."""
+    print(f"devd: building in the running devd ({client.path})", file=sys.stderr)
+    results = client.call("build", timeout=None, functions=names)
+    width = max((len(result["name"]) for result in results), default=0)
+    for result in results:
+        name = result["name"].ljust(width)
+        if result["ok"]:
+            print(f"{name}  ok  #{result['generation']}  {result['duration_ms']:.0f} ms  "
+                  f"sha256 {result['zip_sha256'] or '-'}")
+            continue
+        lines = (result["error"] or "failed without an error message").strip().splitlines()
+        print(f"{name}  FAILED  {lines[0]}")
+        print("\n".join("    " + line for line in lines[1:]))
+    return 0 if all(result["ok"] for result in results) else 1
+
+
+def _build_alone(settings: Settings, names: list[str]) -> int:
     from devd.build.oneshot import build_all, format_build_line
     from devd.terraform.discover import discover
     from devd.terraform.loader import TerraformOptions

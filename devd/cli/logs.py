@@ -1,9 +1,11 @@
-"""`devd logs FUNCTION --remote`: print a deployed function's CloudWatch log events."""
+"""`devd logs [FUNCTION]`: the local lines of the running devd, or with --remote the deployed
+function's CloudWatch log events."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import time
 
 from devd.console import format_clock, short_request_id
@@ -15,31 +17,56 @@ def register(commands: argparse._SubParsersAction) -> None:
     from devd.cli import terraform_options
 
     logs = commands.add_parser(
-        "logs", help="print a deployed function's CloudWatch logs",
-        description="Print the CloudWatch log events of a deployed function, from its logging_config log group "
-                    "or /aws/lambda/NAME. Local functions' logs show in `devd up`.")
+        "logs", help="print a function's local logs from the running devd, or its CloudWatch logs",
+        description="Print the log and request lines that the running `devd up` keeps for a function (or for "
+                    "all). With --remote, print the CloudWatch log events of the deployed function, from its "
+                    "logging_config log group or /aws/lambda/NAME.")
     terraform_options(logs)
-    logs.add_argument("function", metavar="FUNCTION", help="function name or Terraform address")
-    logs.add_argument("--remote", action="store_true", help="read the deployed function's logs (required for now)")
-    logs.add_argument("--follow", "-f", action="store_true", help="keep printing new events until interrupted")
+    logs.add_argument("function", nargs="?", metavar="FUNCTION",
+                      help="function name or Terraform address (default: every source; required with --remote)")
+    logs.add_argument("--remote", action="store_true", help="read the deployed function's CloudWatch logs")
+    logs.add_argument("--follow", "-f", action="store_true", help="keep printing new lines until interrupted")
     logs.add_argument("--since", type=float, default=10.0, metavar="MINUTES",
-                      help="print events from this many minutes ago (default 10)")
+                      help="with --remote, print events from this many minutes ago (default 10)")
     logs.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run `devd logs` and return the exit status."""
+    if not args.remote:
+        return _local(args)
     from devd.cli import settings_for
 
-    if not args.remote:
-        raise ConfigError("devd logs reads deployed functions only: pass --remote (local logs show in `devd up`)")
+    if args.function is None:
+        raise ConfigError("devd logs --remote needs a FUNCTION: name the deployed function, such as get-hello")
     if args.since < 0:
         raise ConfigError(f"--since {args.since} is negative: give the minutes to look back, such as 10")
     settings = settings_for(args)
-    return asyncio.run(_logs(settings, args.function, args.follow, int((time.time() - args.since * 60) * 1000)))
+    return asyncio.run(_remote(settings, args.function, args.follow, int((time.time() - args.since * 60) * 1000)))
 
 
-async def _logs(settings, function: str, follow: bool, since_ms: int) -> int:
+def _local(args: argparse.Namespace) -> int:
+    """Print the daemon's lines for the function; return 1 when no daemon runs."""
+    from devd.cli.status import NotRunning, project_state_dir
+    from devd.console import format_log_line, format_request_line
+    from devd.control.client import connect
+    from devd.control.documents import record_from_document
+    from devd.logs.records import RequestRecord
+
+    state_dir = project_state_dir(args.project)
+    client = connect(state_dir)
+    if client is None:
+        print(f"devd: {NotRunning(state_dir)}", file=sys.stderr)
+        return 1
+    with client:
+        for document in client.stream("logs", timeout=None, function=args.function, follow=args.follow):
+            record = record_from_document(document)
+            line = format_request_line(record) if isinstance(record, RequestRecord) else format_log_line(record)
+            print(line, flush=args.follow)
+    return 0
+
+
+async def _remote(settings, function: str, follow: bool, since_ms: int) -> int:
     from devd.deploy.terraform_deployer import TerraformDeployer
 
     deployer = TerraformDeployer(settings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -60,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
 
 async def _up(settings: Settings, tui: bool, verbose: bool) -> int:
     from devd.engine.daemon import Daemon
+    from devd.tui.keys import resolve_keys
 
+    keys = resolve_keys(settings.keys)  # a bad [keys] table fails before anything starts
     daemon = Daemon(settings)
     _configure_logging(settings, daemon, verbose)
     loop = asyncio.get_running_loop()
@@ -69,6 +72,10 @@ async def _up(settings: Settings, tui: bool, verbose: bool) -> int:
     except BaseException:
         await daemon.stop()
         raise
+    # Modules and most state made at start live until exit, so the cycle collector need not scan
+    # them again: under request load each full collection then scans only newer objects. A
+    # frozen object that later becomes part of unreachable cycles is freed only at exit.
+    gc.freeze()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, lambda: asyncio.ensure_future(daemon.stop()))
     if not tui:
@@ -87,7 +94,7 @@ async def _up(settings: Settings, tui: bool, verbose: bool) -> int:
     app_done = threading.Event()
     threading.Thread(target=_watch_terminal, args=(loop, daemon, app_done), name="devd-terminal",
                      daemon=True).start()
-    await DevdApp(daemon).run_async()
+    await DevdApp(daemon, keys).run_async()
     app_done.set()
     await daemon.stop()
     return 0

@@ -11,12 +11,18 @@ import json
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
 
 from devd.build.service import BuildResult, BuildService
 from devd.config import Settings
+from devd.control.protocol import ControlError, socket_path
+from devd.control.server import ActionTable, ControlServer
+from devd.deploy.model import Deployer
+from devd.engine.aws_target import aws_target
+from devd.engine.commands import DaemonCommands
+from devd.engine.deploys import Deploys
 from devd.engine.plan import (
     BuildFacts,
     diff_inventory,
@@ -26,8 +32,9 @@ from devd.engine.plan import (
 )
 from devd.engine.sam_mode import SamMode
 from devd.engine.scheduler import BuildScheduler
-from devd.engine.view import BuildState, FunctionView, Snapshot
-from devd.errors import ConfigError, RuntimeStartError
+from devd.engine.view import BuildState, FunctionView, RequestStats, Snapshot
+from devd.engine.waiters import BuildWaiters
+from devd.errors import ConfigError, DevdError, RuntimeStartError
 from devd.inventory import Function, Inventory, Problem
 from devd.logs.masking import KNOWN_SECRETS, mask_secrets
 from devd.logs.records import Level, LogRecord, RequestRecord
@@ -61,12 +68,14 @@ class FunctionState:
     facts: BuildFacts = BuildFacts()
 
 
-class Daemon:
+class Daemon(DaemonCommands):
     """A running `devd up`: implements the DaemonHandle protocol that the views use."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, deployer: Deployer | None = None) -> None:
         self.settings = settings
         KNOWN_SECRETS.remember(settings.environ)
+        self.deploys = Deploys(deployer, self.publish, self._publish_snapshot)
+        """Deploys for the TUI's d, D and l keys; its deployer is None when deploys are not set up."""
         self.inventory = Inventory()
         self.states: dict[str, FunctionState] = {}
         self.pools: dict[str, FunctionPool] = {}
@@ -93,6 +102,13 @@ class Daemon:
         self._stopped = asyncio.Event()
         self._stopping = False
         self._watching = False
+        self._reloading = False
+        self.request_stats = RequestStats()
+        self._build_waiters: BuildWaiters[BuildResult] = BuildWaiters()
+        self.actions = ActionTable()
+        """The control socket's dispatch table; other parts add actions such as deploy and invoke."""
+        self.control = ControlServer(socket_path(settings.state_dir), self.actions)
+        self._aws_profile, self._aws_region = aws_target(settings.environ)
 
     def _new_gateway(self, port: int) -> Gateway:
         """Make the gateway; a debug session lifts API Gateway's integration time limits."""
@@ -110,12 +126,22 @@ class Daemon:
             self.gateway = self._new_gateway(0)
         await self.gateway.start()
         self._info(f"serving {self.gateway.url} from {self.settings.infra_dir}")
+        await self._start_control()
         self._apply_inventory(inventory, first=True)
         await self._start_procfile()
         if self.settings.watch:
             await self.watcher.start(self._watch_roots())
             self._watching = True
         self._publish_snapshot()
+
+    async def _start_control(self) -> None:
+        from devd.control.actions import add_daemon_actions
+
+        add_daemon_actions(self, self.actions)
+        try:
+            await self.control.start()
+        except (ControlError, OSError) as error:
+            self._info(f"{error}; devd status, build and logs cannot reach this daemon", Level.ERROR)
 
     async def _start_procfile(self) -> None:
         if self.procfile is None:
@@ -149,7 +175,14 @@ class Daemon:
         problems = tuple(str(problem) for problem in self.inventory.problems)
         url = self.gateway.url if self.gateway else ""
         return Snapshot(url, str(self.settings.infra_dir), views, problems, self._watching,
-                        tuple(self._processes.values()))
+                        tuple(self._processes.values()), backend=self._backend(),
+                        var_files=tuple(str(path) for path in self.settings.var_files),
+                        aws_profile=self._aws_profile, aws_region=self._aws_region,
+                        reloading=self._reloading, deploys_configured=self.deploys.configured,
+                        project=str(self.settings.project_root))
+
+    def _backend(self) -> str:
+        return "sam" if self.sam.process is not None else "native"
 
     def subscribe(self) -> asyncio.Queue:
         queue: asyncio.Queue = asyncio.Queue()
@@ -158,6 +191,11 @@ class Daemon:
         for record in self._backlog:
             queue.put_nowait(record)
         return queue
+
+    def unsubscribe(self, queue: asyncio.Queue) -> None:
+        """Stop sending updates to a queue from `subscribe`."""
+        if queue in self._subscribers:
+            self._subscribers.remove(queue)
 
     async def rebuild(self, address: str) -> None:
         if self.inventory.function(address) is None:
@@ -171,6 +209,8 @@ class Daemon:
             return
         self._stopping = True
         self._info("stopping")
+        await self.control.close()
+        self._build_waiters.cancel_all(DevdError("devd stopped before the build finished"))
         await self.watcher.close()
         await self.gateway.close()
         if self._scheduler is not None:
@@ -211,6 +251,7 @@ class Daemon:
 
     def _on_request(self, record: RequestRecord) -> None:
         function = self.inventory.function(record.function) if record.function else None
+        self.request_stats.add(function.name if function else None, record.duration_ms)
         self.publish(replace(record, function=function.name if function else record.function))
 
     # Publishing
@@ -242,7 +283,12 @@ class Daemon:
     async def _reload_inventory(self) -> None:
         async with self._reload_lock:
             started = time.perf_counter()
-            inventory = await self._discover()
+            self._reloading = True
+            self._publish_snapshot()
+            try:
+                inventory = await self._discover()
+            finally:
+                self._reloading = False
             if keeps_last_good(inventory):
                 broken = {problem for problem in inventory.problems if problem.syntax}
                 for problem in sorted(broken - self._reported_syntax, key=str):
@@ -283,6 +329,7 @@ class Daemon:
         self._info(f"removed {address}")
         self.states.pop(address, None)
         self._results.pop(address, None)
+        self._build_waiters.cancel(address, DevdError(f"{address} left the inventory before its build finished"))
         if self._scheduler is not None:
             self._scheduler.forget(address)
         pool = self.pools.pop(address, None)
@@ -320,8 +367,7 @@ class Daemon:
         pool = None
         if result.ok and result.task_root is not None:
             try:
-                pool = FunctionPool(function, result.task_root, result.handler, self._worker_log(function, result),
-                                    spares=self.spares, **pool_options(self.settings, function))
+                pool = self._new_pool(function, result)
             except RuntimeStartError as start_error:
                 error = str(start_error)
 
@@ -342,11 +388,17 @@ class Daemon:
         ready = self._ready.pop(function.address, None)
         if ready is not None:
             ready.set()
+        self._build_waiters.finished(function.address, result.generation, result)
         if pool is not None:
             await self.sam.update(self.inventory, self._results)
         if self._watching:
             self.watcher.update(self._watch_roots())
         self._publish_snapshot()
+
+    def _new_pool(self, function: Function, result: BuildResult) -> FunctionPool:
+        assert result.task_root is not None
+        return FunctionPool(function, result.task_root, result.handler, self._worker_log(function, result),
+                            spares=self.spares, **pool_options(self.settings, function))
 
     def _worker_log(self, function: Function, result: BuildResult) -> Callable[[LogRecord], None]:
         """Return the log sink for a pool: Python stack traces name the source files, not the
@@ -393,8 +445,14 @@ class Daemon:
 
     def _view(self, function: Function, routes: list[str]) -> FunctionView:
         state = self.states.get(function.address, FunctionState())
+        pool = self.pools.get(function.address)
+        stats = pool.stats if pool is not None else None
+        requests = self.request_stats
         return FunctionView(function.address, function.name, function.runtime or "image", tuple(routes), state.build_state,
-                            state.generation, state.last_build_ms, state.last_built_at, state.error)
+                            state.generation, state.last_build_ms, state.last_built_at, state.error,
+                            workers=stats.workers if stats else 0, busy=stats.busy if stats else 0,
+                            requests=requests.count(function.name), p50_ms=requests.p50(function.name),
+                            recent_ms=requests.recent(function.name), deploy=self.deploys.state_text(function.address))
 
 
 def _not_built(address: str, error: str | None) -> InvokeResult:

@@ -30,9 +30,19 @@ class LogRecord:
     time: float = field(default_factory=time.time)
 
 
+INSPECT_MAX_BYTES = 256 * 1024
+"""Largest event or response that a request record keeps for the inspector. Records are kept
+by the hundred, and request bodies may be megabytes."""
+
+
 @dataclass(frozen=True)
 class RequestRecord:
-    """One HTTP request that the local gateway responded to."""
+    """One HTTP request that the local gateway responded to.
+
+    `event` is the JSON event sent to the handler and `response` the JSON the handler returned
+    (or its error document). Both are None when no function ran or when they were larger than
+    INSPECT_MAX_BYTES, and neither is masked: views mask them before they show them.
+    """
 
     method: str
     path: str
@@ -41,3 +51,12 @@ class RequestRecord:
     function: str | None
     request_id: str | None = None
     time: float = field(default_factory=time.time)
+    event: str | None = None
+    response: str | None = None
+
+
+def inspect_text(data: bytes | None) -> str | None:
+    """Return JSON bytes as text for a request record, or None when they exceed INSPECT_MAX_BYTES."""
+    if data is None or len(data) > INSPECT_MAX_BYTES:
+        return None
+    return data.decode("utf-8", errors="replace")

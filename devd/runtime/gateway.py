@@ -20,7 +20,7 @@ from multidict import CIMultiDict
 
 from devd.errors import ConfigError
 from devd.inventory import ApiKind, Function, Route
-from devd.logs.records import Level, LogRecord, RequestRecord
+from devd.logs.records import Level, LogRecord, RequestRecord, inspect_text
 from devd.runtime.cors import apply_cors, header_value, is_preflight, preflight_response
 from devd.runtime.events import HttpRequest, build_event
 from devd.runtime.http_io import read_body, request_headers, split_target, to_web
@@ -258,11 +258,11 @@ class Gateway:
             source_ip=request.remote or "127.0.0.1",
             protocol=f"HTTP/{request.version.major}.{request.version.minor}",
         )
-        response, lambda_request_id = await self._call(http_request, match, gateway_request_id)
+        response, lambda_request_id, exchange = await self._call(http_request, match, gateway_request_id)
         if match.route.cors is not None:
             response = apply_cors(response, match.route.cors, headers)
         self._record(
-            request.method, path, response, started, match.route.function, lambda_request_id
+            request.method, path, response, started, match.route.function, lambda_request_id, exchange
         )
         return to_web(response, match.route.api, gateway_request_id)
 
@@ -280,8 +280,9 @@ class Gateway:
 
     async def _call(
         self, request: HttpRequest, match: RouteMatch, gateway_request_id: str
-    ) -> tuple[HttpResponse, str]:
-        """Invoke the route's function. Returns the response and the request id to record."""
+    ) -> tuple[HttpResponse, str, tuple[bytes | None, bytes | None]]:
+        """Invoke the route's function. Returns the response, the request id to record, and the
+        event and handler payload for the request inspector."""
         route = match.route
         if route.function is None:
             self._log(
@@ -290,7 +291,7 @@ class Gateway:
                 "not emulate (only Lambda proxy integrations run locally).",
                 gateway_request_id,
             )
-            return error_response(route.api), gateway_request_id
+            return error_response(route.api), gateway_request_id, (None, None)
 
         event = build_event(
             request,
@@ -305,16 +306,16 @@ class Gateway:
             result = await self._invoke_within_limit(route, event_bytes)
         except IntegrationTimeout as timeout:
             self._log(route.function, str(timeout), gateway_request_id)
-            return integration_timeout_response(route.api), gateway_request_id
+            return integration_timeout_response(route.api), gateway_request_id, (event_bytes, None)
         except Exception as error:  # any failure of the daemon's invoke gets the AWS error status
             logger.warning("Invocation of %s failed: %r", route.function, error)
             self._log(route.function, f"Invocation failed: {error}", gateway_request_id)
-            return error_response(route.api), gateway_request_id
+            return error_response(route.api), gateway_request_id, (event_bytes, None)
 
         mapped = map_result(route, result)
         if mapped.log_message is not None:
             self._log(route.function, mapped.log_message, result.request_id)
-        return mapped.response, result.request_id
+        return mapped.response, result.request_id, (event_bytes, result.payload)
 
     async def _invoke_within_limit(self, route: Route, event_bytes: bytes) -> InvokeResult:
         """Invoke the route's function, giving up after the API kind's integration timeout.
@@ -348,10 +349,13 @@ class Gateway:
         started: float,
         function: str | None,
         request_id: str,
+        exchange: tuple[bytes | None, bytes | None] = (None, None),
     ) -> None:
         duration_ms = (time.perf_counter() - started) * 1000
+        event, payload = exchange
         self._on_request(
-            RequestRecord(method, path, response.status, duration_ms, function, request_id)
+            RequestRecord(method, path, response.status, duration_ms, function, request_id,
+                          event=inspect_text(event), response=inspect_text(payload))
         )
 
     def _log(self, source: str, text: str, request_id: str) -> None:

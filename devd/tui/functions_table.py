@@ -7,8 +7,14 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.widgets import DataTable
 
-from devd.console import first_line, format_build_state, format_duration_ms
-from devd.engine.view import BuildState, FunctionView
+from devd.console import (
+    first_line,
+    format_build_state,
+    format_clock,
+    format_duration_ms,
+)
+from devd.engine.view import BuildState, FunctionView, waiting_reason
+from devd.tui.lines import sparkline
 
 COLUMNS = (
     ("name", "Function"),
@@ -16,6 +22,10 @@ COLUMNS = (
     ("routes", "Routes"),
     ("state", "State"),
     ("build", "Build"),
+    ("workers", "Workers"),
+    ("requests", "Reqs"),
+    ("latency", "p50"),
+    ("deploy", "Deploy"),
     ("error", "Error"),
 )
 """Column keys and labels, in display order."""
@@ -29,7 +39,7 @@ STATE_STYLES = {
 }
 
 
-def function_cells(function: FunctionView) -> tuple[str | Text, ...]:
+def function_cells(function: FunctionView, reloading: bool = False) -> tuple[str | Text, ...]:
     """Return the cells of a function's row, in the order of COLUMNS."""
     error = ""
     if function.build_state in (BuildState.FAILED, BuildState.NOT_RUNNABLE) and function.error:
@@ -39,34 +49,68 @@ def function_cells(function: FunctionView) -> tuple[str | Text, ...]:
         function.name,
         function.runtime,
         ", ".join(function.routes),
-        Text(format_build_state(function), style=STATE_STYLES[function.build_state]),
-        format_duration_ms(function.last_build_ms),
+        _state_cell(function, reloading),
+        _build_cell(function),
+        _workers_cell(function),
+        str(function.requests) if function.requests else "",
+        _latency_cell(function),
+        function.deploy,
         Text(error, style="red"),
     )
 
 
+def _state_cell(function: FunctionView, reloading: bool) -> Text:
+    state = Text(format_build_state(function), style=STATE_STYLES[function.build_state])
+    reason = waiting_reason(function, reloading)
+    if reason and reason != function.build_state.value:
+        state.append(f" ({reason})", style="yellow")
+    return state
+
+
+def _build_cell(function: FunctionView) -> str:
+    duration = format_duration_ms(function.last_build_ms)
+    if function.last_built_at is None:
+        return duration
+    return f"{format_clock(function.last_built_at)} {duration}"
+
+
+def _workers_cell(function: FunctionView) -> str:
+    if function.workers == 0:
+        return ""
+    return f"{function.workers - function.busy} idle {function.busy} busy"
+
+
+def _latency_cell(function: FunctionView) -> Text:
+    if function.p50_ms is None:
+        return Text("")
+    return Text.assemble(f"{function.p50_ms:.1f} ms ", (sparkline(function.recent_ms), "cyan"))
+
+
 class FunctionsTable(DataTable[str | Text]):
-    """The functions of the Terraform with their routes and build state."""
+    """The functions of the Terraform with their routes, build, workers, requests and deploy state."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, id=id)
         self._functions: dict[str, FunctionView] = {}
+        self._reloading = False
         self.border_title = "Functions"
 
         for key, label in COLUMNS:
             self.add_column(label, key=key)
 
-    def show_functions(self, functions: Sequence[FunctionView]) -> None:
+    def show_functions(self, functions: Sequence[FunctionView], reloading: bool = False) -> None:
         """Show these functions, keeping the cursor on the same function where it still exists.
 
         When the set of functions is unchanged, only the cells are updated. Otherwise the
         rows are rebuilt in the order given.
         """
         addresses = [function.address for function in functions]
+        reload_changed = reloading != self._reloading
+        self._reloading = reloading
 
         if addresses == list(self._functions):
             for function in functions:
-                self._update_row(function)
+                self._update_row(function, force=reload_changed)
         else:
             self._replace_rows(functions)
 
@@ -82,11 +126,11 @@ class FunctionsTable(DataTable[str | Text]):
             return None
         return self._functions.get(row_key.value)
 
-    def _update_row(self, function: FunctionView) -> None:
-        if self._functions.get(function.address) == function:
+    def _update_row(self, function: FunctionView, force: bool) -> None:
+        if self._functions.get(function.address) == function and not force:
             return
 
-        for (column, _), value in zip(COLUMNS, function_cells(function)):
+        for (column, _), value in zip(COLUMNS, function_cells(function, self._reloading), strict=True):
             self.update_cell(function.address, column, value, update_width=True)
 
     def _replace_rows(self, functions: Sequence[FunctionView]) -> None:
@@ -94,7 +138,7 @@ class FunctionsTable(DataTable[str | Text]):
 
         self.clear()
         for function in functions:
-            self.add_row(*function_cells(function), key=function.address)
+            self.add_row(*function_cells(function, self._reloading), key=function.address)
 
         if selected is None or selected.address not in self.rows:
             return

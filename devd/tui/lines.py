@@ -10,6 +10,27 @@ from devd.logs.records import Level, LogRecord, RequestRecord
 LEVEL_STYLES = {Level.ERROR: "red", Level.WARNING: "yellow", Level.DEBUG: "dim"}
 """Styles of log record text by level. Info text keeps the default style."""
 
+REQUEST_ID_STYLE = "bold magenta"
+"""Style of request ids, so the lines of one request stand out."""
+
+SPARK_BARS = "▁▂▃▄▅▆▇█"
+"""Eight bar heights, lowest first."""
+
+SPARK_WIDTH = 12
+"""Most recent values a sparkline shows."""
+
+
+def sparkline(values: tuple[float, ...] | list[float], width: int = SPARK_WIDTH) -> str:
+    """Return the last `width` values as bars scaled between their minimum and maximum."""
+    recent = list(values)[-width:]
+    if not recent:
+        return ""
+    low, high = min(recent), max(recent)
+    if high == low:
+        return SPARK_BARS[0] * len(recent)
+    scale = (len(SPARK_BARS) - 1) / (high - low)
+    return "".join(SPARK_BARS[round((value - low) * scale)] for value in recent)
+
 
 def status_style(status: int) -> str:
     """Return the style of an HTTP status code: green 2xx, cyan 3xx, yellow 4xx, red 5xx."""
@@ -22,10 +43,11 @@ def status_style(status: int) -> str:
     return "green"
 
 
-def log_line(record: LogRecord) -> Text:
+def log_line(record: LogRecord, folded: bool = True) -> Text:
     """Build `HH:MM:SS source  [1a2b3c4d] text`, with the text coloured by level.
 
-    The bracketed request id appears only when the record has one.
+    The bracketed request id appears only when the record has one. A folded multi-line error,
+    such as a stack trace, shows its first line and the number of lines hidden.
     """
     line = Text.assemble(
         (format_clock(record.time), "dim"),
@@ -35,9 +57,17 @@ def log_line(record: LogRecord) -> Text:
     )
 
     if record.request_id:
-        line.append(f"[{short_request_id(record.request_id)}] ", style="dim")
+        line.append(f"[{short_request_id(record.request_id)}] ", style=REQUEST_ID_STYLE)
 
-    line.append(record.text.rstrip("\r\n"), style=LEVEL_STYLES.get(record.level, ""))
+    text = record.text.rstrip("\r\n")
+    hidden = 0
+    if folded and record.level is Level.ERROR and "\n" in text:
+        text, _, rest = text.partition("\n")
+        hidden = rest.count("\n") + 1
+    line.append(text, style=LEVEL_STYLES.get(record.level, ""))
+    if hidden:
+        noun = "line" if hidden == 1 else "lines"
+        line.append(f"  [+{hidden} {noun}, z unfolds]", style="dim italic")
     return line
 
 
@@ -57,6 +87,8 @@ def request_line(record: RequestRecord) -> Text:
 
     if record.function:
         line.append(f"  {record.function}", style="dim")
+    if record.request_id:
+        line.append(f"  [{short_request_id(record.request_id)}]", style=REQUEST_ID_STYLE)
     return line
 
 
@@ -66,8 +98,8 @@ def skipped_line(count: int) -> Text:
     return Text(f"... {count:,} {noun} skipped", style="dim italic")
 
 
-def entry_line(entry: LogRecord | RequestRecord) -> Text:
+def entry_line(entry: LogRecord | RequestRecord, folded: bool = True) -> Text:
     """Build the log pane line for either kind of record."""
     if isinstance(entry, RequestRecord):
         return request_line(entry)
-    return log_line(entry)
+    return log_line(entry, folded)

@@ -38,3 +38,40 @@ async def test_tui_shows_functions_and_request_line(example: Path) -> None:
             await wait_until(pilot, lambda: daemon.stopped, timeout=15)
     finally:
         await daemon.stop()
+
+
+async def test_tui_keys_on_real_daemon(example: Path) -> None:
+    settings = resolve_settings(example, port=0, procfile=False)
+    daemon = Daemon(settings)
+    await daemon.start()
+    app = DevdApp(daemon)
+
+    try:
+        async with app.run_test(size=SCREEN_SIZE) as pilot:
+            await wait_until(pilot, lambda: len(table_rows(app)) == 4 and all(
+                "ready" in " ".join(row) for row in table_rows(app)), timeout=30)
+            hello_row = next(i for i, row in enumerate(table_rows(app)) if row[0].endswith("get-hello"))
+            for _ in range(hello_row):
+                await pilot.press("down")
+
+            await pilot.press("i")
+            await wait_until(pilot, lambda: any(r.method == "INVOKE" for r in app.requests), timeout=20)
+            invoked = next(r for r in app.requests if r.method == "INVOKE")
+            assert invoked.status == 200
+            assert invoked.function == "devd-example-dev-get-hello"
+            assert "Hello, world!" in (invoked.response or "")
+            assert '"path": "/hello"' in (invoked.event or "")
+
+            await pilot.press("r")
+            await wait_until(pilot, lambda: any("workers restarted on build #1" in line for line in pane_lines(app)),
+                             timeout=20)
+
+            await pilot.press("t")
+            await pilot.press("p")
+            await wait_until(pilot, lambda: sum(r.method == "INVOKE" for r in app.requests) == 2, timeout=20)
+            await pilot.press("escape")
+
+            await pilot.press("q")
+            await wait_until(pilot, lambda: daemon.stopped, timeout=15)
+    finally:
+        await daemon.stop()
