@@ -8,7 +8,11 @@ import sys
 import time
 from collections.abc import Callable
 
+from devd.cli.status import project_state_dir
 from devd.console import format_clock
+from devd.control.client import ControlClient, connect
+from devd.control.deploy_actions import plan_from_document
+from devd.control.protocol import ControlError
 from devd.deploy.model import DeployError, DeployPlan, DeployStatus
 from devd.deploy.planfile import summary_line
 from devd.errors import ConfigError
@@ -42,7 +46,37 @@ def run(args: argparse.Namespace) -> int:
     if not args.yes and not args.code_only and not interactive:
         raise ConfigError("devd deploy needs a terminal to ask for confirmation, and stdin or stdout is not "
                           "one: pass --yes to apply without asking")
+    client = connect(project_state_dir(args.project))
+    if client is not None:
+        with client:
+            return deploy_through_daemon(client, args.function, args.yes, args.code_only, input)
     return asyncio.run(_deploy(settings, args.function, args.yes, args.code_only, input))
+
+
+def deploy_through_daemon(client: ControlClient, function: str, yes: bool, code_only: bool,
+                          ask: Callable[[str], str]) -> int:
+    """Deploy with the running devd, so its view shows the deploy and its drift; return the exit status."""
+    print("devd: deploying through the running devd; its log pane shows Terraform's output", file=sys.stderr)
+    try:
+        if code_only:
+            return _print_result(client.call("deploy.code", timeout=None, function=function))
+        document = client.call("deploy.plan", timeout=None, function=function)
+        plan = plan_from_document(document)
+        print(format_plan(plan))
+        if not plan.changes or not (yes or confirm(plan, ask)):
+            client.call("deploy.discard", id=document["id"])
+            print("No changes: the deployed resources match the configuration and the build."
+                  if not plan.changes else "Not applied.")
+            return 0 if not plan.changes else 1
+        return _print_result(client.call("deploy.apply", timeout=None, id=document["id"]))
+    except ControlError as error:
+        print(f"devd: {error}", file=sys.stderr)
+        return 1
+
+
+def _print_result(result: dict) -> int:
+    print(result["summary"])
+    return 0 if result["ok"] else 1
 
 
 def print_record(record: LogRecord) -> None:

@@ -14,9 +14,9 @@ import time
 from dataclasses import replace
 
 from devd.config import Settings
-from devd.runtime.options import DebugPlan
 from devd.logs.bridge import LogBridge
 from devd.logs.masking import MaskingFormatter
+from devd.runtime.options import DebugPlan
 
 log = logging.getLogger("devd.cli")
 
@@ -59,12 +59,24 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(_up(settings, tui, args.verbose))
 
 
+def attach_deployer(daemon, settings: Settings) -> None:
+    """Let the d, D and l keys, and `devd deploy` from another terminal, deploy with Terraform."""
+    from devd.deploy.aws import has_aws_configuration
+    from devd.deploy.terraform_deployer import TerraformDeployer
+
+    deployer = TerraformDeployer(settings, on_status=daemon.deploys.set_status, on_log=daemon.publish)
+    deployer.inventory_source = lambda: daemon.inventory
+    daemon.deploys.attach(deployer)
+    daemon.deploys.check_drift = has_aws_configuration(deployer.environ)
+
+
 async def _up(settings: Settings, tui: bool, verbose: bool) -> int:
     from devd.engine.daemon import Daemon
     from devd.tui.keys import resolve_keys
 
     keys = resolve_keys(settings.keys)  # a bad [keys] table fails before anything starts
     daemon = Daemon(settings)
+    attach_deployer(daemon, settings)
     _configure_logging(settings, daemon, verbose)
     loop = asyncio.get_running_loop()
     try:

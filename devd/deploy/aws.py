@@ -55,3 +55,15 @@ def aws_client(service: str, environ: Mapping[str, str], default_region: str) ->
     # endpoint, which a local endpoint such as http://127.0.0.1:4566 cannot resolve.
     config = Config(inject_host_prefix=False) if endpoint else None
     return session.client(service, endpoint_url=endpoint, config=config)
+
+
+def has_aws_configuration(environ: Mapping[str, str]) -> bool:
+    """Return whether AWS calls can be expected to find credentials: keys, a profile or an
+    endpoint in the environment, or the shared config files. It reads no secret."""
+    if any(environ.get(name) for name in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_ENDPOINT_URL")):
+        return True
+    home = Path(environ.get("HOME", "~")).expanduser()
+    files = (environ.get("AWS_SHARED_CREDENTIALS_FILE"), environ.get("AWS_CONFIG_FILE"))
+    candidates = [Path(f) for f in files if f] + [home / ".aws" / "credentials", home / ".aws" / "config"]
+    return any(path.is_file() for path in candidates)
+

@@ -37,7 +37,7 @@ from devd.deploy.resolve import companions, find_function
 from devd.deploy.runner import SOURCE, TerraformRunner
 from devd.deploy.targets import extra_targets, function_targets, target_arguments
 from devd.errors import TerraformError
-from devd.inventory import Function
+from devd.inventory import Function, Inventory, match_functions
 from devd.logs.records import Level, LogRecord
 
 logger = logging.getLogger("devd.deploy")
@@ -67,9 +67,15 @@ class TerraformDeployer:
         self._active: set[str] = set()
         """Functions with a plan, apply or upload in progress, which `cancel` may stop."""
         self._built: dict[str, BuildResult] = {}
+        self.inventory_source: Callable[[], Inventory] | None = None
+        """Returns the running daemon's current inventory; None makes `find` read Terraform."""
 
     def find(self, function: str) -> Function:
         """Return the function with this Terraform address or function name; raise ConfigError otherwise."""
+        if self.inventory_source is not None:
+            matches = match_functions(self.inventory_source().functions, function)
+            if len(matches) == 1:
+                return matches[0]
         return find_function(self.settings, function)
 
     def _status(self, function: str, state: DeployState, summary: str = "", drift: Drift = Drift.UNKNOWN) -> None:
@@ -246,7 +252,7 @@ class TerraformDeployer:
         """Compare the deployed `CodeSha256` with the local builds of a function."""
         from botocore.exceptions import ClientError
 
-        function = self.find(address)
+        function = await asyncio.to_thread(self.find, address)
         client = aws_client("lambda", self.environ, self.settings.region)
         try:
             configuration = await asyncio.to_thread(client.get_function_configuration, FunctionName=function.name)

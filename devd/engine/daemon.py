@@ -136,8 +136,10 @@ class Daemon(DaemonCommands):
 
     async def _start_control(self) -> None:
         from devd.control.actions import add_daemon_actions
+        from devd.control.deploy_actions import add_deploy_actions
 
         add_daemon_actions(self, self.actions)
+        add_deploy_actions(self, self.actions)
         try:
             await self.control.start()
         except (ControlError, OSError) as error:
@@ -210,6 +212,7 @@ class Daemon(DaemonCommands):
         self._stopping = True
         self._info("stopping")
         await self.control.close()
+        self.deploys.close()
         self._build_waiters.cancel_all(DevdError("devd stopped before the build finished"))
         await self.watcher.close()
         await self.gateway.close()
@@ -379,6 +382,7 @@ class Daemon(DaemonCommands):
                 last_built_at=time.time(), error=None, facts=facts)
             log.info("built %s #%d in %.0f ms", function.address, result.generation, result.duration_ms)
             self.publish(LogRecord(function.name, f"built #{result.generation} in {result.duration_ms:.0f} ms"))
+            self.deploys.check_later(function.address)
         else:
             self.states[function.address] = replace(state, build_state=BuildState.FAILED, error=error,
                                                     last_build_ms=result.duration_ms, facts=facts)

@@ -3,6 +3,7 @@ what happened, so that the TUI keys and control actions share one path."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 
@@ -39,11 +40,47 @@ class Deploys:
         self._publish = publish
         self._changed = changed
         self.statuses: dict[str, DeployStatus] = {}
+        self.check_drift = False
+        """Whether builds trigger a drift check; set when AWS credentials or an endpoint are configured."""
+        self._checks: dict[str, asyncio.Task] = {}
 
     @property
     def configured(self) -> bool:
         """True when a Deployer is set."""
         return self.deployer is not None
+
+    def attach(self, deployer: Deployer) -> None:
+        """Use this deployer for the keys and control actions from now on."""
+        self.deployer = deployer
+
+    def check_later(self, address: str) -> None:
+        """Check the function's drift in the background, once at a time per function."""
+        if not self.check_drift or self.deployer is None or address in self._checks:
+            return
+        task = asyncio.ensure_future(self.refresh_drift(address))
+        self._checks[address] = task
+        task.add_done_callback(lambda _: self._checks.pop(address, None))
+
+    def close(self) -> None:
+        """Cancel drift checks that are still running."""
+        for task in list(self._checks.values()):
+            task.cancel()
+
+    async def refresh_drift(self, address: str) -> None:
+        """Ask the deployer how the deployed code compares with the local build, and record it.
+
+        A failure (no credentials, no network) leaves the drift unknown and is logged at debug
+        level only, since it runs after every build whether the user deploys or not.
+        """
+        if self.deployer is None:
+            return
+        try:
+            drift = await self.deployer.drift(address)
+        except Exception as error:  # any AWS or Terraform failure only means "unknown"
+            log.debug("drift check of %s failed: %s", address, error)
+            return
+        previous = self.statuses.get(address, DeployStatus(address))
+        self.set_status(DeployStatus(address, previous.state, drift, previous.summary))
 
     def set_status(self, status: DeployStatus) -> None:
         """Record a function's deploy state; deployers call this as their state changes."""

@@ -89,13 +89,14 @@ def copy_example(destination: Path) -> Path:
     return destination
 
 
-def start_devd(project: Path, *args: str, procfile: bool = False, path_first: Path | None = None) -> RunningDevd:
+def start_devd(project: Path, *args: str, procfile: bool = False, path_first: Path | None = None,
+               environ: dict[str, str] | None = None) -> RunningDevd:
     """Start `devd up --no-tui` on a free port; the Procfile runs only when procfile is true,
     because the example's moto server has a fixed port. `path_first` goes first on PATH, for
-    stand-ins of external tools."""
+    stand-ins of external tools; `environ` replaces the test's environment."""
     options = [] if procfile else ["--no-procfile"]
     command = [sys.executable, "-m", "devd", "-C", str(project), "up", "--no-tui", "--port", "0", *options, *args]
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = dict(os.environ if environ is None else environ, PYTHONUNBUFFERED="1")
     if path_first is not None:
         env["PATH"] = f"{path_first}{os.pathsep}{env.get('PATH', '')}"
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

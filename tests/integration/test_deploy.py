@@ -22,16 +22,27 @@ import boto3
 import pytest
 
 from devd.build.artifact import base64_sha256
+from devd.cli.up import attach_deployer
 from devd.config import resolve_settings
-from devd.deploy.model import DeployState, DeployStatus
+from devd.deploy.model import DeployState, DeployStatus, Drift
 from devd.deploy.terraform_deployer import TerraformDeployer
-from tests.integration.conftest import copy_example, processes_under
+from devd.engine.daemon import Daemon
+from devd.tui.app import DevdApp
+from devd.tui.screens import ConfirmScreen
+from tests.integration.conftest import (
+    copy_example,
+    processes_under,
+    start_devd,
+    stop_devd,
+)
 from tests.integration.terraform_env import (
     MotoServer,
     require_terraform,
     terraform_environ,
     write_cli_config,
 )
+from tests.unit.tui.test_app import SCREEN_SIZE, table_rows, wait_until
+from tests.unit.tui.test_keys import screen_text
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -277,6 +288,67 @@ resource "aws_api_gateway_integration" "broken" {
   uri                     = aws_lambda_function.broken.invoke_arn
 }
 '''
+
+
+def test_deploy_command_goes_through_running_devd(project: Project) -> None:
+    running = start_devd(project.root, environ=project.devd_environ)
+    try:
+        running.wait_for_line(r"get-hello: ready #1")
+        project.edit_hello("Hola")
+        running.wait_for_line(r"get-hello: ready #2")
+        before = project.code_sha256(HELLO)
+
+        result = project.devd("deploy", "get-hello", "--yes")
+
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "deploying through the running devd" in result.stderr
+        assert "Targets: module.get_hello\n" in result.stdout
+        assert project.code_sha256(HELLO) != before
+        assert project.code_sha256(HELLO) == base64_sha256(project.root / "dist/get-hello.zip")
+        running.wait_for_line(r"devd deploy module\.get_hello\.aws_lambda_function\.this: requested")
+        running.wait_for_line(r"apply of module\.get_hello\.aws_lambda_function\.this: ")
+    finally:
+        stop_devd(running)
+
+
+async def test_tui_keys_deploy_with_terraform_and_show_drift(project: Project) -> None:
+    settings = dataclasses.replace(resolve_settings(project.root, port=0, procfile=False),
+                                   environ=project.devd_environ)
+    daemon = Daemon(settings)
+    attach_deployer(daemon, settings)
+    await daemon.start()
+    app = DevdApp(daemon)
+    address = "module.get_hello.aws_lambda_function.this"
+
+    def drift() -> Drift:
+        status = daemon.deploys.statuses.get(address)
+        return status.drift if status else Drift.UNKNOWN
+
+    try:
+        async with app.run_test(size=SCREEN_SIZE) as pilot:
+            await wait_until(pilot, lambda: drift() is Drift.UP_TO_DATE, timeout=60)
+            for _ in range(next(i for i, row in enumerate(table_rows(app)) if row[0] == HELLO)):
+                await pilot.press("down")
+
+            project.edit_hello("Servus")
+            await wait_until(pilot, lambda: drift() is Drift.LOCAL_CHANGES, timeout=60)
+            await pilot.press("d")
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), timeout=120)
+            assert address in screen_text(app)
+            await pilot.press("y")
+            await wait_until(pilot, lambda: daemon.deploys.statuses[address].state is DeployState.DEPLOYED,
+                             timeout=120)
+            assert project.code_sha256(HELLO) == base64_sha256(project.root / "dist/get-hello.zip")
+
+            project.edit_hello("Moin")
+            await wait_until(pilot, lambda: drift() is Drift.LOCAL_CHANGES, timeout=60)
+            await pilot.press("D")
+            await wait_until(pilot, lambda: project.code_sha256(HELLO) == base64_sha256(
+                project.root / "dist/get-hello.zip"), timeout=60)
+            await wait_until(pilot, lambda: daemon.deploys.statuses[address].state is DeployState.DEPLOYED,
+                             timeout=30)
+    finally:
+        await daemon.stop()
 
 
 def _settings(project: Project):
