@@ -25,7 +25,7 @@ POLL_SECONDS = 1.0
 async def upload_code(client: Any, function: Function, build: BuildResult,
                       log: Callable[..., None]) -> DeployResult:
     """Upload `build`'s zip unless the deployed `CodeSha256` equals it, then wait until the update succeeds."""
-    from botocore.exceptions import ClientError
+    from botocore.exceptions import BotoCoreError, ClientError
 
     assert build.zip_path is not None and build.zip_sha256 is not None
     try:
@@ -35,6 +35,8 @@ async def upload_code(client: Any, function: Function, build: BuildResult,
             raise DeployError(f"function {function.name} is not deployed; deploy it with Terraform first "
                               f"(`devd deploy {function.name}` without --code-only)") from None
         raise DeployError(f"reading {function.name} from Lambda failed: {error}") from None
+    except BotoCoreError as error:
+        raise aws_failure(f"reading {function.name} from Lambda", error) from None
     if remote.get("CodeSha256") == build.zip_sha256:
         log(f"{function.name} already runs this code (sha256 {build.zip_sha256}); nothing uploaded")
         return DeployResult(function.address, True, "code already deployed", build.zip_sha256)
@@ -47,13 +49,26 @@ async def upload_code(client: Any, function: Function, build: BuildResult,
     try:
         response = await asyncio.to_thread(client.update_function_code, FunctionName=function.name,
                                            ZipFile=Path(build.zip_path).read_bytes())
-    except ClientError as error:
-        raise DeployError(f"UpdateFunctionCode of {function.name} failed: {error}") from None
+    except (ClientError, BotoCoreError) as error:
+        raise aws_failure(f"UpdateFunctionCode of {function.name}", error) from None
 
     await _wait_until_updated(client, function, log)
     log(terraform_note(function), Level.WARNING if function.package is None else Level.INFO)
     deployed = response.get("CodeSha256")
     return DeployResult(function.address, True, f"code uploaded (sha256 {deployed})", deployed)
+
+
+def aws_failure(step: str, error: Exception) -> DeployError:
+    """Return a DeployError for a failed AWS call that says how to fix the usual causes."""
+    from botocore.exceptions import EndpointConnectionError, NoCredentialsError
+
+    if isinstance(error, NoCredentialsError):
+        return DeployError(f"{step} failed: no AWS credentials found; set AWS_PROFILE or AWS keys in your "
+                           "shell, or put them in the project's .env")
+    if isinstance(error, EndpointConnectionError):
+        return DeployError(f"{step} failed: {error}; check AWS_ENDPOINT_URL in your shell or .env (for the "
+                           "example: is the Procfile's moto server running?)")
+    return DeployError(f"{step} failed: {error}")
 
 
 def terraform_note(function: Function) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -26,8 +27,9 @@ class TmuxPane:
         return subprocess.run(["tmux", "-L", self.socket_name, "-f", "/dev/null", *args], capture_output=True,
                               text=True, timeout=10, check=False)
 
-    def start(self, command: list[str], cwd: Path) -> None:
-        line = f"cd {shlex.quote(str(cwd))} && exec {shlex.join(command)}"
+    def start(self, command: list[str], cwd: Path, unset: tuple[str, ...] = ()) -> None:
+        prefix = f"env {' '.join('-u ' + shlex.quote(name) for name in unset)} " if unset else ""
+        line = f"cd {shlex.quote(str(cwd))} && exec {prefix}{shlex.join(command)}"
         result = self.tmux("new-session", "-d", "-s", "devd", "-x", "150", "-y", "45", line)
         assert result.returncode == 0, result.stderr
 
@@ -66,7 +68,10 @@ def status(project: Path) -> dict:
 
 
 def test_tui_in_tmux(example: Path, pane: TmuxPane) -> None:
-    pane.start([sys.executable, "-m", "devd", "up", "--port", "0", "--no-procfile"], example)
+    # No AWS settings reach devd: the upload below must fail here, never reach an account.
+    no_aws = ["AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true"]
+    unset = tuple(name for name in os.environ if name.startswith("AWS_") and not name.endswith("_FILE"))
+    pane.start(["env", *no_aws, sys.executable, "-m", "devd", "up", "--port", "0", "--no-procfile"], example, unset)
     pane.wait_for(lambda text: text.count("ready #1") == 4)
 
     pane.send("?")
@@ -75,8 +80,10 @@ def test_tui_in_tmux(example: Path, pane: TmuxPane) -> None:
     pane.send("Escape")
     pane.wait_for(lambda text: "devd keys" not in text)
 
+    # The copy of the example has no .env, so a code upload must fail with a message that says
+    # what to set.
     pane.send("D")
-    pane.wait_for(lambda text: "Deploys are" in text)  # the toast may wrap the rest of the message
+    pane.wait_for(lambda text: "no AWS credentials found" in text)
 
     url = status(example)["url"]
     with urllib.request.urlopen(f"{url}/hello", timeout=20) as response:

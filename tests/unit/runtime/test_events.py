@@ -5,7 +5,12 @@ from __future__ import annotations
 import base64
 
 from devd.inventory import ApiKind, Route
-from devd.runtime.events import HttpRequest, build_event, encode_body, format_request_time
+from devd.runtime.events import (
+    HttpRequest,
+    build_event,
+    encode_body,
+    format_request_time,
+)
 from devd.runtime.routing import match_route
 
 NOW = 1583348638.390

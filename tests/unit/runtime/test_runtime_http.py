@@ -6,7 +6,12 @@ import asyncio
 
 import pytest
 
-from devd.runtime.runtime_http import HttpRequest, HttpResponse, RuntimeHttpProtocol, parse_chunked
+from devd.runtime.runtime_http import (
+    HttpRequest,
+    HttpResponse,
+    RuntimeHttpProtocol,
+    parse_chunked,
+)
 
 
 class RecordingTransport(asyncio.Transport):

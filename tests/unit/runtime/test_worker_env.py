@@ -22,10 +22,10 @@ from devd.runtime.environment import (
     startup_variables,
     worker_environment,
 )
-from devd.runtime.runtime_api import Assignment, ErrorDocument, parse_error_document
-from devd.runtime.output import describe_exit, line_level
-from devd.runtime.spares import SpareKind
 from devd.runtime.launch import bootstrap_command, function_arn, runtime_command
+from devd.runtime.output import describe_exit, line_level
+from devd.runtime.runtime_api import Assignment, ErrorDocument, parse_error_document
+from devd.runtime.spares import SpareKind
 
 HOST_ENV = {
     "PATH": "/usr/bin:/bin",
