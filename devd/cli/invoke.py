@@ -48,6 +48,9 @@ def run(args: argparse.Namespace) -> int:
     payload = _read_event(args.event)
 
     status, headers, body = _post(base_url, args.function, args.invocation_type, payload)
+    full_name = _full_name(settings, args.function) if status == 404 else None
+    if full_name is not None:
+        status, headers, body = _post(base_url, full_name, args.invocation_type, payload)
     if status >= 400:
         raise ConfigError(_api_error_message(args.function, base_url, headers, body))
     if headers.get("X-Amz-Function-Error"):
@@ -56,6 +59,20 @@ def run(args: argparse.Namespace) -> int:
     if body:
         sys.stdout.write(body.decode("utf-8", errors="replace") + "\n")
     return 0
+
+
+def _full_name(settings, name: str) -> str | None:
+    """Return the function name that a short name (`get-hello`, a module name) stands for, when
+    exactly one function of the project matches it; None otherwise."""
+    from devd.inventory import match_functions
+    from devd.terraform.discover import discover
+    from devd.terraform.loader import TerraformOptions
+
+    if name.startswith("arn:"):
+        return None
+    options = TerraformOptions(settings.infra_dir, settings.var_files, settings.variables, settings.environ)
+    matches = match_functions(discover(options, settings.project_root).functions, name)
+    return matches[0].name if len(matches) == 1 and matches[0].name != name else None
 
 
 def _read_event(source: str | None) -> bytes:

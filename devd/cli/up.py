@@ -67,6 +67,7 @@ def attach_deployer(daemon, settings: Settings) -> None:
     deployer = TerraformDeployer(settings, on_status=daemon.deploys.set_status, on_log=daemon.publish)
     deployer.inventory_source = lambda: daemon.inventory
     daemon.deploys.attach(deployer)
+    daemon.aim_deploys(deployer.environ)
     daemon.deploys.check_drift = has_aws_configuration(deployer.environ)
 
 

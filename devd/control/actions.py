@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from devd.control.documents import record_document, status_document
 from devd.control.protocol import ControlError
 from devd.engine.view import Snapshot
+from devd.inventory import match_functions
 from devd.logs.records import LogRecord, RequestRecord
 
 if TYPE_CHECKING:
@@ -68,12 +69,15 @@ def resolve_functions(daemon: Daemon, names: list[str], runnable_only: bool) -> 
     functions = [f for f in daemon.inventory.functions if f.runnable or not runnable_only]
     if not names:
         return [f.address for f in functions]
-    by_name = {f.name: f.address for f in functions} | {f.address: f.address for f in functions}
-    unknown = [name for name in names if name not in by_name]
-    if unknown:
-        known = ", ".join(f.name for f in functions) or "none"
-        raise ControlError(f"no function named {', '.join(unknown)}; functions: {known}")
-    return [by_name[name] for name in names]
+    addresses = []
+    for name in names:
+        matches = match_functions(functions, name)
+        if len(matches) != 1:
+            known = ", ".join(f.name for f in functions) or "none"
+            what = f"several functions match {name}" if matches else f"no function named {name}"
+            raise ControlError(f"{what}; functions: {known}")
+        addresses.append(matches[0].address)
+    return addresses
 
 
 def build_document(daemon: Daemon, result: BuildResult) -> dict[str, Any]:

@@ -19,6 +19,7 @@ def status_document(snapshot: Snapshot) -> dict[str, Any]:
         "watching": snapshot.watching,
         "aws_profile": snapshot.aws_profile,
         "aws_region": snapshot.aws_region,
+        "aws_endpoint": snapshot.aws_endpoint,
         "functions": [
             {
                 "name": function.name,

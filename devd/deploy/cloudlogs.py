@@ -104,6 +104,8 @@ class RemoteLogReader:
         self._seen = _Seen(deque(), set())
         self._tailed = _Seen(deque(), set())
         """Content keys of events that a live tail session yielded."""
+        self._group_missing: bool | None = None
+        """Whether the last poll found no log group; None before the first poll."""
 
     async def records(self) -> AsyncIterator[LogRecord]:
         """Yield past events from `since_ms`, then, when following, new ones until cancelled."""
@@ -128,7 +130,12 @@ class RemoteLogReader:
                     yield record
 
     async def _poll_once(self) -> AsyncIterator[LogRecord]:
+        was_missing = self._group_missing
         events = await asyncio.to_thread(self._filter_events)
+        if self._group_missing and not was_missing:
+            yield LogRecord(self.function.name, f"log group {self.group} does not exist yet; it appears when the "
+                            "deployed function first runs in AWS" + (", so devd keeps polling" if self.follow else ""),
+                            Level.WARNING)
         for event in events:
             if self._first_sight(event):
                 # Events of one millisecond may arrive in separate polls, so the next poll
@@ -170,8 +177,10 @@ class RemoteLogReader:
             if code in ("ThrottlingException", "TooManyRequestsException"):
                 raise _Throttled() from error
             if code == "ResourceNotFoundException":
+                self._group_missing = True
                 return []
             raise
+        self._group_missing = False
         return sorted(events, key=lambda event: (event.get("timestamp", 0), event.get("eventId", "")))
 
     async def _live_tail(self) -> AsyncIterator[LogRecord]:

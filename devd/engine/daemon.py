@@ -11,7 +11,7 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -108,7 +108,13 @@ class Daemon(DaemonCommands):
         self.actions = ActionTable()
         """The control socket's dispatch table; other parts add actions such as deploy and invoke."""
         self.control = ControlServer(socket_path(settings.state_dir), self.actions)
-        self._aws_profile, self._aws_region = aws_target(settings.environ)
+        self.aim_deploys(settings.environ)
+
+    def aim_deploys(self, environ: Mapping[str, str]) -> None:
+        """Take the AWS profile, region and endpoint that the header shows from the environment
+        that deploys use (the process's, plus the project's .env)."""
+        self._aws_profile, self._aws_region = aws_target(environ)
+        self._aws_endpoint = environ.get("AWS_ENDPOINT_URL")
 
     def _new_gateway(self, port: int) -> Gateway:
         """Make the gateway; a debug session lifts API Gateway's integration time limits."""
@@ -120,13 +126,17 @@ class Daemon(DaemonCommands):
 
     async def start(self) -> None:
         """Read Terraform, start serving, build every function and start watching."""
+        await self._start_control()
         self._scheduler = BuildScheduler(self._build_once)
         inventory = await self._discover()
+        unmatched = self.settings.debug.unmatched(inventory.functions)
+        if unmatched:
+            known = ", ".join(f.name for f in inventory.functions) or "none"
+            raise ConfigError(f"--debug {', '.join(unmatched)} names no function; functions: {known}")
         if await self.sam.serves():
             self.gateway = self._new_gateway(0)
         await self.gateway.start()
         self._info(f"serving {self.gateway.url} from {self.settings.infra_dir}")
-        await self._start_control()
         self._apply_inventory(inventory, first=True)
         await self._start_procfile()
         if self.settings.watch:
@@ -142,7 +152,10 @@ class Daemon(DaemonCommands):
         add_deploy_actions(self, self.actions)
         try:
             await self.control.start()
-        except (ControlError, OSError) as error:
+        except ControlError as error:
+            # A second daemon would share the build directories and the socket of the first.
+            raise ConfigError(str(error)) from None
+        except OSError as error:
             self._info(f"{error}; devd status, build and logs cannot reach this daemon", Level.ERROR)
 
     async def _start_procfile(self) -> None:
@@ -180,6 +193,7 @@ class Daemon(DaemonCommands):
                         tuple(self._processes.values()), backend=self._backend(),
                         var_files=tuple(str(path) for path in self.settings.var_files),
                         aws_profile=self._aws_profile, aws_region=self._aws_region,
+                        aws_endpoint=self._aws_endpoint,
                         reloading=self._reloading, deploys_configured=self.deploys.configured,
                         project=str(self.settings.project_root))
 

@@ -72,6 +72,8 @@ class Snapshot:
     """The AWS profile a deploy would use (AWS_PROFILE, else None for the default chain)."""
     aws_region: str | None = None
     """The AWS region a deploy would use, from AWS_REGION, AWS_DEFAULT_REGION or ~/.aws/config."""
+    aws_endpoint: str | None = None
+    """AWS_ENDPOINT_URL when deploys go to a local stand-in such as moto, else None."""
     reloading: bool = False
     """True while devd re-reads the Terraform after a change."""
     deploys_configured: bool = False

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from devd.errors import ConfigError, RuntimeStartError
-from devd.inventory import Function
+from devd.inventory import Function, match_functions
 from devd.runtime.launch import is_custom_runtime
 
 DEFAULT_MAX_CONCURRENCY = 10
@@ -114,10 +114,11 @@ class DebugPlan:
 
     def matches(self, function: Function) -> bool:
         """Return whether `--debug` names the function."""
-        return any(
-            fnmatch.fnmatchcase(function.name, pattern) or fnmatch.fnmatchcase(function.address, pattern)
-            for pattern in self.patterns
-        )
+        return any(_names(pattern, function) for pattern in self.patterns)
+
+    def unmatched(self, functions: Sequence[Function]) -> list[str]:
+        """Return the patterns that name none of these functions."""
+        return [p for p in self.patterns if not any(_names(p, f) for f in functions)]
 
     def debugger_for(self, function: Function) -> Debugger | None:
         """Return the debugger of a function that `--debug` names, else None.
@@ -169,3 +170,12 @@ def pool_options(settings: Settings, function: Function) -> dict[str, Any]:
         "idle_timeout_s": workers.idle_timeout_s,
         "debugger": settings.debug.debugger_for(function),
     }
+
+
+def _names(pattern: str, function: Function) -> bool:
+    """Whether a `--debug` pattern names the function: a glob on its name or address, or a short
+    name as `match_functions` takes it."""
+    if fnmatch.fnmatchcase(function.name, pattern) or fnmatch.fnmatchcase(function.address, pattern):
+        return True
+    return bool(match_functions((function,), pattern))
+

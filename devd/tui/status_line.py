@@ -59,6 +59,8 @@ def _deploy_target(snapshot: Snapshot) -> Text:
     profile = snapshot.aws_profile or "default"
     region = snapshot.aws_region or "not set"
     target = Text.assemble("AWS profile ", (profile, "bold"), ", region ", (region, "bold"))
+    if snapshot.aws_endpoint:
+        target.append_text(Text.assemble(", endpoint ", (snapshot.aws_endpoint, "bold")))
     if not snapshot.deploys_configured:
         target.append("  deploys not set up", style="dim")
     return target

@@ -138,12 +138,15 @@ def test_killed_daemon_socket_is_replaced(example: Path) -> None:
     assert not socket_file.exists()
 
 
-def test_second_daemon_reports_the_first(devd: RunningDevd) -> None:
-    second = start_devd(devd.project)
-    try:
-        second.wait_for_line(r"another devd is already running for this project")
-        document = json.loads(devd_command(devd.project, "status", "--json").stdout)
-        assert document["url"] == devd.url
-    finally:
-        stop_devd(second)
+def test_second_daemon_refuses_to_start_and_first_keeps_serving(devd: RunningDevd) -> None:
+    devd.wait_for_line(r"get-hello: ready #1")
+
+    second = devd_command(devd.project, "up", "--no-tui", "--port", "0", "--no-procfile", timeout=60)
+
+    assert second.returncode == 2
+    assert "another devd is already running for this project" in second.stderr
+    assert "serving http://" not in second.stdout
+    document = json.loads(devd_command(devd.project, "status", "--json").stdout)
+    assert document["url"] == devd.url
+    assert devd.get("/hello")[0] == 200
     assert (devd.project / ".devd" / "control.sock").exists()

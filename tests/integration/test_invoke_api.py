@@ -188,6 +188,13 @@ def test_cli_event_type(running: RunningDevd) -> None:
     running.wait_for_line(r"item 5150 not found", start=start)
 
 
+def test_cli_takes_a_short_name(running: RunningDevd) -> None:
+    result = run_invoke(running, "status", "--port", port_of(running))
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["status"] == "ok"
+
+
 def test_cli_unknown_function(running: RunningDevd) -> None:
     result = run_invoke(running, "nope", "--port", port_of(running))
 

@@ -27,6 +27,9 @@ class FakeLogs:
         if step == "throttle":
             raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}},
                               "FilterLogEvents")
+        if step == "missing":
+            raise ClientError({"Error": {"Code": "ResourceNotFoundException", "Message": "no group"}},
+                              "FilterLogEvents")
         return {"events": step}
 
 
@@ -55,6 +58,18 @@ async def test_poll_skips_seen_events(monkeypatch: pytest.MonkeyPatch) -> None:
     assert client.calls[0]["startTime"] == 500
     assert client.calls[1]["startTime"] == 1000
     assert client.calls[0]["logGroupName"] == "/aws/lambda/app-f"
+
+
+async def test_missing_group_said_once_then_events_follow(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cloudlogs, "POLL_SECONDS", 0.01)
+    client = FakeLogs(["missing", "missing", [_event("1", 1000, "hello")]])
+    reader = RemoteLogReader(client, FUNCTION, follow=True, since_ms=500, live_tail=False)
+
+    texts = await asyncio.wait_for(_collect(reader, 2), timeout=5)
+
+    assert texts[0].startswith("log group /aws/lambda/app-f does not exist yet")
+    assert texts[1].endswith("hello")
+    assert len(client.calls) == 3
 
 
 async def test_throttling_doubles_delay(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -159,3 +159,13 @@ def test_debug_plan_ports_per_language() -> None:
 def test_debug_plan_rejects_custom_runtime() -> None:
     with pytest.raises(RuntimeStartError, match="nodejs\\* and python\\*"):
         DebugPlan(("go-fn",)).debugger_for(make_function("go-fn", "provided.al2023"))
+
+
+def test_debug_plan_takes_short_names_and_reports_unmatched() -> None:
+    hello = make_function("devd-example-dev-get-hello")
+    item = make_function("devd-example-dev-get-item", "python3.12")
+    plan = DebugPlan(("get-hello", "get-helo"))
+
+    assert plan.matches(hello)
+    assert not plan.matches(item)
+    assert plan.unmatched([hello, item]) == ["get-helo"]
