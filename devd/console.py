@@ -226,6 +226,11 @@ def _write_lines(stream: TextIO, lines: list[str]) -> None:
     stream.flush()
 
 
+WRITE_INTERVAL_S = 0.02
+"""Minimum time between two writes of the console. Under load the updates of that time go out
+in one write, instead of one write and one wake-up of the terminal every few requests."""
+
+
 async def run_console(daemon: DaemonHandle, stream: TextIO) -> None:
     """Print the daemon's state and every later update to `stream`, one plain line each.
 
@@ -233,11 +238,12 @@ async def run_console(daemon: DaemonHandle, stream: TextIO) -> None:
     build state of every function. After that each log and request record becomes one
     line, and each snapshot only the lines for what changed (see
     `format_snapshot_changes`). Updates that are already queued are written together and
-    flushed once, so a burst of output costs one write.
+    flushed once, and the next write comes `WRITE_INTERVAL_S` later at the earliest, so a burst
+    of output costs one write.
 
     Returns when the queue yields `None`, which the daemon sends when it stops.
     Cancelling the task raises CancelledError. The task can only be cancelled while it
-    waits on the queue, so every update it has taken is already written.
+    waits on the queue or between writes, so every update it has taken is already written.
     """
     queue = daemon.subscribe()
     state = ConsoleState()
@@ -253,3 +259,4 @@ async def run_console(daemon: DaemonHandle, stream: TextIO) -> None:
 
         if stopped:
             return
+        await asyncio.sleep(WRITE_INTERVAL_S)

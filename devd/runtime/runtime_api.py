@@ -24,6 +24,7 @@ import json
 import logging
 import secrets
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Mapping
 
@@ -180,6 +181,8 @@ class RuntimeApiServer:
         self.init_finished = asyncio.Event()
         self._assignment: asyncio.Future[Assignment] | None = None
         self._queue: asyncio.Queue[PendingInvocation] = asyncio.Queue()
+        self._polls: deque[asyncio.Future[HttpResponse]] = deque()
+        """Long polls of `GET /invocation/next` that wait for an invocation, oldest first."""
         self._in_flight: dict[str, PendingInvocation] = {}
         self._init_error: Reply | None = None
         self._connections: set[RuntimeHttpProtocol] = set()
@@ -210,7 +213,7 @@ class RuntimeApiServer:
         future.set_result(assignment)
 
     def submit(self, invocation: Invocation) -> PendingInvocation:
-        """Queue an invocation for the runtime's next poll.
+        """Deliver an invocation to the runtime's waiting poll at once, or queue it for the next.
 
         When the runtime has already reported an init error, the reply is that error at once.
         """
@@ -219,6 +222,11 @@ class RuntimeApiServer:
             pending.reply.set_result(self._init_error)
             return pending
 
+        while self._polls:
+            poll = self._polls.popleft()
+            if not poll.done():  # a poll whose connection closed is cancelled
+                poll.set_result(self._deliver(pending))
+                return pending
         self._queue.put_nowait(pending)
         return pending
 
@@ -230,6 +238,9 @@ class RuntimeApiServer:
         """Stop listening, end the long polls that still wait, and close every connection."""
         if self._server is not None:
             self._server.close()
+        for poll in self._polls:
+            poll.cancel()
+        self._polls.clear()
         for connection in list(self._connections):
             connection.close()
         if self._server is not None:
@@ -277,10 +288,12 @@ class RuntimeApiServer:
         pending = self._take_ready()
         if pending is not None:
             return self._deliver(pending)
-        return self._wait_and_deliver()
 
-    async def _wait_and_deliver(self) -> HttpResponse:
-        return self._deliver(await self._take_next())
+        # A future, not a coroutine, so that `submit` delivers the event in its own call and
+        # the transport needs no task for the poll.
+        poll: asyncio.Future[HttpResponse] = _new_future()
+        self._polls.append(poll)
+        return poll
 
     def _deliver(self, pending: PendingInvocation) -> HttpResponse:
         invocation = pending.invocation
@@ -304,12 +317,6 @@ class RuntimeApiServer:
             if not pending.reply.done():
                 return pending
         return None
-
-    async def _take_next(self) -> PendingInvocation:
-        while True:
-            pending = await self._queue.get()
-            if not pending.reply.done():
-                return pending
 
     def _response(self, request_id: str, request: HttpRequest) -> HttpResponse:
         pending = self._in_flight.get(request_id)

@@ -11,6 +11,11 @@ requests that runtimes send in place, responds to those that need no waiting fro
 It reads bodies with `Content-Length` or `Transfer-Encoding: chunked`, keeps connections
 alive unless the client sends `Connection: close` or speaks HTTP/1.0, and responds to one
 request at a time per connection, in order.
+
+Responses to pipelined requests go out in one write: devd's bootstraps send the post of a
+result and the next `GET /invocation/next` together, and the 202 of the post then waits for
+the long poll's event, so an invocation costs one socket write less on each side. A client
+that waits for each response before it sends the next request gets each one at once.
 """
 
 from __future__ import annotations
@@ -152,6 +157,9 @@ class RuntimeHttpProtocol(asyncio.Protocol):
         self._dropping = 0
         self._task: asyncio.Future[HttpResponse] | None = None
         self._keep_alive = True
+        self._unsent: list[bytes] = []
+        """Encoded responses that wait to go out with the next write."""
+        self._unsent_error = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -180,6 +188,13 @@ class RuntimeHttpProtocol(asyncio.Protocol):
             self._transport.close()
 
     def _process(self) -> None:
+        """Respond to every complete request in the buffer, then send the responses in one write.
+
+        When a long poll stops the loop, successful responses to the requests before it wait
+        for the poll's response, because the client sent the poll without waiting for them.
+        An error response goes out at once, so that the client learns of it before the poll
+        ends.
+        """
         while self._transport is not None and self._task is None:
             try:
                 request = self._next_request()
@@ -188,8 +203,11 @@ class RuntimeHttpProtocol(asyncio.Protocol):
                 self._write(HttpResponse(error.status, f'{{"errorMessage": "{error}"}}'.encode()), keep_alive=False)
                 return
             if request is None:
-                return
+                break
             self._dispatch(request)
+
+        if self._task is None or self._unsent_error:
+            self._flush()
 
     def _next_request(self) -> HttpRequest | None:
         if self._head is None:
@@ -262,12 +280,23 @@ class RuntimeHttpProtocol(asyncio.Protocol):
             self._write(HttpResponse(500, b'{"errorMessage": "internal error"}'), keep_alive=False)
             return
         self._write(task.result(), self._keep_alive)
+        self._flush()
         self._process()
 
     def _write(self, response: HttpResponse, keep_alive: bool) -> None:
+        """Queue a response for `_flush`, or write it with the queued ones and close when the
+        connection ends after it."""
         if self._transport is None:
             return
-        self._transport.write(response.encode(keep_alive))
+        self._unsent.append(response.encode(keep_alive))
+        self._unsent_error = self._unsent_error or response.status >= 400
         if not keep_alive:
+            self._flush()
             self._transport.close()
             self._transport = None
+
+    def _flush(self) -> None:
+        if self._transport is not None and self._unsent:
+            self._transport.write(b"".join(self._unsent))
+        self._unsent = []
+        self._unsent_error = False

@@ -270,12 +270,13 @@ class Worker:
         request_id = pending.invocation.request_id
 
         # A cold worker must load its handler before it fetches the event, within Lambda's
-        # init limit. A warm worker fetches the event at once.
-        await asyncio.wait(
-            [pending.delivered, pending.reply, self._exited],
-            timeout=self._init_wait_s(),
-            return_when=asyncio.FIRST_COMPLETED,
-        )
+        # init limit. A warm worker's poll already waits, and `submit` delivered the event.
+        if not pending.delivered.done():
+            await asyncio.wait(
+                [pending.delivered, pending.reply, self._exited],
+                timeout=self._init_wait_s(),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
         if pending.reply.done() and not pending.delivered.done():
             return self._reply_result(request_id, pending.reply.result(), 0.0)
         if not pending.delivered.done():

@@ -140,5 +140,67 @@ async def test_long_poll_answers_when_ready() -> None:
     assert transport.written.index(b"event") < transport.written.index(b"202 Accepted")
 
 
+
+class WriteCountingTransport(RecordingTransport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, data: bytes) -> None:
+        self.writes += 1
+        super().write(data)
+
+
+def connect_with_long_poll(post_status: int) -> tuple[RuntimeHttpProtocol, WriteCountingTransport, asyncio.Future]:
+    ready: asyncio.Future[HttpResponse] = asyncio.get_running_loop().create_future()
+
+    async def wait() -> HttpResponse:
+        return await ready
+
+    def handle(request: HttpRequest):
+        return wait() if request.path == "/next" else HttpResponse(post_status, b"{}")
+
+    protocol = RuntimeHttpProtocol(handle, 100, set())
+    transport = WriteCountingTransport()
+    protocol.connection_made(transport)
+    return protocol, transport, ready
+
+
+async def test_pipelined_post_answered_with_next_event() -> None:
+    protocol, transport, ready = connect_with_long_poll(202)
+
+    protocol.data_received(b"POST /response HTTP/1.1\r\nContent-Length: 2\r\n\r\nok"
+                           b"GET /next HTTP/1.1\r\n\r\n")
+    await asyncio.sleep(0)
+    assert transport.written == b""
+
+    ready.set_result(HttpResponse(200, b"event"))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+
+    assert transport.writes == 1
+    assert transport.written.startswith(b"HTTP/1.1 202 Accepted\r\n")
+    assert transport.written.endswith(b"event")
+
+
+async def test_pipelined_post_error_sent_at_once() -> None:
+    protocol, transport, _ = connect_with_long_poll(400)
+
+    protocol.data_received(b"POST /response HTTP/1.1\r\nContent-Length: 2\r\n\r\nok"
+                           b"GET /next HTTP/1.1\r\n\r\n")
+    await asyncio.sleep(0)
+
+    assert transport.written.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert not transport.closed
+
+
+async def test_post_without_pipelining_answered_at_once() -> None:
+    protocol, transport, _ = connect_with_long_poll(202)
+
+    protocol.data_received(b"POST /response HTTP/1.1\r\nContent-Length: 2\r\n\r\nok")
+
+    assert transport.writes == 1
+    assert transport.written.startswith(b"HTTP/1.1 202 Accepted\r\n")
+
 def test_parse_chunked_incomplete() -> None:
     assert parse_chunked(bytearray(b"3\r\nab"), 0, 100) is None
