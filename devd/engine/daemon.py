@@ -276,7 +276,9 @@ class Daemon(DaemonCommands):
     def publish(self, record: LogRecord | RequestRecord) -> None:
         """Send a record to every subscriber, with secrets masked."""
         if isinstance(record, LogRecord):
-            record = replace(record, text=mask_secrets(record.text))
+            masked = mask_secrets(record.text)
+            if masked != record.text:
+                record = replace(record, text=masked)
         self._backlog.append(record)
         for queue in self._subscribers:
             queue.put_nowait(record)
@@ -426,7 +428,9 @@ class Daemon(DaemonCommands):
         build_dir, code_dir = str(result.task_root), function.code_dir
 
         def publish(record: LogRecord) -> None:
-            self.publish(replace(record, text=record.text.replace(build_dir, code_dir)))
+            if build_dir in record.text:
+                record = replace(record, text=record.text.replace(build_dir, code_dir))
+            self.publish(record)
 
         return publish
 

@@ -76,11 +76,12 @@ def report_line(report: Report) -> str:
 def parse_peak_rss_mb(status_text: str) -> int | None:
     """Return the peak resident set size (`VmHWM`) of a /proc/PID/status text in whole MB,
     rounded up, or None when the text has no such field."""
-    for line in status_text.splitlines():
-        if line.startswith("VmHWM:"):
-            kilobytes = int(line.split()[1])
-            return math.ceil(kilobytes / 1024)
-    return None
+    start = status_text.find("\nVmHWM:")
+    if start < 0:
+        return None
+    end = status_text.find("\n", start + 1)
+    kilobytes = int(status_text[start + 7:end if end >= 0 else None].split()[0])
+    return math.ceil(kilobytes / 1024)
 
 
 class PeakMemoryReader:
