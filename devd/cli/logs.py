@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import time
 
 from devd.console import format_clock, short_request_id
@@ -47,16 +46,13 @@ def run(args: argparse.Namespace) -> int:
 
 def _local(args: argparse.Namespace) -> int:
     """Print the daemon's lines for the function; return 1 when no daemon runs."""
-    from devd.cli.status import NotRunning, project_state_dir
+    from devd.cli.status import connect_running
     from devd.console import format_log_line, format_request_line
-    from devd.control.client import connect
     from devd.control.documents import record_from_document
     from devd.logs.records import RequestRecord
 
-    state_dir = project_state_dir(args.project)
-    client = connect(state_dir)
+    client = connect_running(args.project)
     if client is None:
-        print(f"devd: {NotRunning(state_dir)}", file=sys.stderr)
         return 1
     with client:
         for document in client.stream("logs", timeout=None, function=args.function, follow=args.follow):

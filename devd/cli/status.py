@@ -20,14 +20,22 @@ def register(commands: argparse._SubParsersAction) -> None:
     status.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Print the running daemon's state; return 1 when no daemon runs for the project."""
+def connect_running(project: str):
+    """Connect to the devd that runs for the project; print that none runs and return None
+    when there is none."""
     from devd.control.client import connect
 
-    state_dir = project_state_dir(args.project)
+    state_dir = project_state_dir(project)
     client = connect(state_dir)
     if client is None:
         print(f"devd: {NotRunning(state_dir)}", file=sys.stderr)
+    return client
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the running daemon's state; return 1 when no daemon runs for the project."""
+    client = connect_running(args.project)
+    if client is None:
         return 1
     with client:
         document = client.call("status", timeout=10.0)
