@@ -10,6 +10,7 @@ from dataclasses import asdict
 
 from devd.config import Settings
 from devd.errors import ConfigError
+from devd.inventory import Function
 from devd.logs.masking import mask_environment, mask_secrets
 
 
@@ -115,6 +116,18 @@ def _build_in_daemon(client, names: list[str]) -> int:
     return 0 if all(result["ok"] for result in results) else 1
 
 
+def _one_function(functions: list[Function], name: str) -> Function:
+    """Return the one function that `name` means (see `match_functions`); raise ConfigError otherwise."""
+    from devd.inventory import match_functions
+
+    matches = match_functions(functions, name)
+    if len(matches) == 1:
+        return matches[0]
+    known = ", ".join(f.name for f in functions)
+    what = f"several functions match {name}" if matches else f"no function named {name}"
+    raise ConfigError(f"{what}; functions: {known}")
+
+
 def _build_alone(settings: Settings, names: list[str]) -> int:
     from devd.build.oneshot import build_all, format_build_line
     from devd.terraform.discover import discover
@@ -123,11 +136,7 @@ def _build_alone(settings: Settings, names: list[str]) -> int:
     options = TerraformOptions(settings.infra_dir, settings.var_files, settings.variables, settings.environ)
     inventory = discover(options, settings.project_root)
     runnable = [f for f in inventory.functions if f.runnable]
-    selected = [f for f in runnable if not names or f.name in names or f.address in names]
-    unknown = sorted(set(names) - {f.name for f in selected} - {f.address for f in selected})
-    if unknown:
-        known = ", ".join(f.name for f in runnable)
-        raise ConfigError(f"no function named {', '.join(unknown)}; functions: {known}")
+    selected = runnable if not names else [_one_function(runnable, name) for name in names]
     results = asyncio.run(build_all(settings, selected, build_settings=settings.build))
     width = max((len(f.name) for f in selected), default=0)
     for function, result in zip(selected, results):

@@ -1,7 +1,7 @@
 """Control actions that let `devd deploy` in another terminal deploy through the running daemon.
 
-The command asks for a plan, shows it, asks the user, then applies the plan by its id, so the
-plan applied is the one the user saw. Terraform's output goes to the daemon's log pane.
+The command requests a plan, shows it, prompts the user, then applies the plan by its id, so
+the plan applied is the one the user saw. Terraform's output goes to the daemon's log pane.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import itertools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from devd.control.actions import resolve_functions
 from devd.control.protocol import ControlError
 from devd.deploy.model import DeployPlan, DeployResult, ResourceChange
-from devd.inventory import match_functions
 from devd.logs.records import LogRecord
 
 if TYPE_CHECKING:
@@ -62,12 +62,7 @@ def add_deploy_actions(daemon: Daemon, table: ActionTable) -> None:
 def _address(daemon: Daemon, name: object) -> str:
     if not isinstance(name, str) or not name:
         raise ControlError("deploy needs a function: give its name or Terraform address")
-    matches = match_functions(daemon.inventory.functions, name)
-    if len(matches) != 1:
-        known = ", ".join(f.name for f in daemon.inventory.functions) or "none"
-        what = "several functions match" if matches else "no function named"
-        raise ControlError(f"{what} {name!r}; functions: {known}")
-    return matches[0].address
+    return resolve_functions(daemon, [name], runnable_only=False)[0]
 
 
 def plan_document(plan: DeployPlan) -> dict[str, Any]:
