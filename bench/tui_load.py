@@ -1,9 +1,9 @@
 """Measure gateway throughput with the full-screen view running in a pseudo-terminal, against
 `devd up --no-tui`, on a copy of the bundled example.
 
-Each run starts a fresh `devd up --port P --no-procfile`, waits until `devd status --json` reports
-every function ready, warms the route with a short wrk run, and then measures with
-`wrk -t2 -c16 -d<seconds>s http://127.0.0.1:P/hello`, and reads the CPU time of the devd process
+Each run starts a fresh `devd up --port P --no-procfile` and waits until `devd status --json`
+reports every function ready. It warms the route with a short wrk run, then measures with
+`wrk -t2 -c16 -d<seconds>s http://127.0.0.1:P/hello` and reads the CPU time of the devd process
 (user + system, from /proc) around that run. On a shared machine the CPU time per request
 varies less than the request rate, because the rate also depends on how much CPU others leave. With the TUI, devd's stdin, stdout and
 stderr are a pseudo-terminal of 150x45 whose output a thread reads and discards, as a terminal

@@ -105,7 +105,7 @@ class RemoteLogReader:
         self._tailed = _Seen(deque(), set())
         """Content keys of events that a live tail session yielded."""
         self._group_missing: bool | None = None
-        """Whether the last poll found no log group; None before the first poll."""
+        """Flag set when the last poll found no log group; None before the first poll."""
 
     async def records(self) -> AsyncIterator[LogRecord]:
         """Yield past events from `since_ms`, then, when following, new ones until cancelled."""

@@ -59,7 +59,7 @@ async def upload_code(client: Any, function: Function, build: BuildResult,
 
 
 def aws_failure(step: str, error: Exception) -> DeployError:
-    """Return a DeployError for a failed AWS call that says how to fix the usual causes."""
+    """Return a DeployError for a failed AWS call, with the fix for the usual causes."""
     from botocore.exceptions import EndpointConnectionError, NoCredentialsError
 
     if isinstance(error, NoCredentialsError):

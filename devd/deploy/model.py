@@ -13,7 +13,7 @@ from devd.logs.records import LogRecord
 
 
 class DeployState(str, Enum):
-    """Where a function's latest deploy stands."""
+    """State of a function's latest deploy."""
 
     IDLE = "idle"
     QUEUED = "queued"

@@ -41,7 +41,7 @@ class Deploys:
         self._changed = changed
         self.statuses: dict[str, DeployStatus] = {}
         self.check_drift = False
-        """Whether builds trigger a drift check; set when AWS credentials or an endpoint are configured."""
+        """Flag that makes builds trigger a drift check, set when AWS credentials or an endpoint are configured."""
         self._checks: dict[str, asyncio.Task] = {}
 
     @property

@@ -1,7 +1,7 @@
 """Lambda's Invoke API on the gateway's port, so AWS SDKs and `devd invoke` can call functions.
 
 RequestResponse returns the function's payload (200), with `X-Amz-Function-Error: Unhandled`
-and the error document when the function failed. Event answers 202 at once and runs the
+and the error document when the function failed. Event returns 202 at once and runs the
 function in the background. DryRun only checks that the function exists (204).
 """
 
@@ -45,7 +45,7 @@ _READ_CHUNK_BYTES = 64 * 1024
 
 @dataclass(frozen=True)
 class InvokeReply:
-    """What the Invoke API sends back: status, headers, body, and the ids to record."""
+    """The Invoke API's reply: status, headers, body, and the ids to record."""
 
     status: int
     headers: tuple[tuple[str, str], ...]
@@ -85,7 +85,7 @@ class InvokeApi:
     async def handle(
         self, request: web.BaseRequest, function_name: str, request_id: str
     ) -> InvokeReply:
-        """Answer one Invoke request. `request_id` is used when the function does not run."""
+        """Handle one Invoke request. `request_id` is used when the function does not run."""
         invocation_type = parse_invocation_type(request.headers.get("X-Amz-Invocation-Type"))
         if isinstance(invocation_type, ApiError):
             return _error_reply(invocation_type, None, request_id)
@@ -139,8 +139,8 @@ class InvokeApi:
             failure = ApiError(500, "ServiceException", f"The invocation failed: {error}")
             return _error_reply(failure, function.address, request_id)
 
-        # NOTE: X-Amz-Log-Type: Tail is not answered, because the worker log records of one
-        # invocation are not collected in one place yet, so X-Amz-Log-Result is never sent.
+        # NOTE: X-Amz-Log-Type: Tail is ignored and X-Amz-Log-Result is never sent, because the
+        # worker log records of one invocation are not collected in one place yet.
         headers = _common_headers(result.request_id or request_id)
         if result.function_error is not None:
             headers += (("X-Amz-Function-Error", result.function_error),)
@@ -158,7 +158,7 @@ class InvokeApi:
         started = time.perf_counter()
         try:
             result = await self._invoke(function.address, event)
-        except Exception as error:  # logged, because nobody waits for this result
+        except Exception as error:  # logged, because no caller waits for this result
             logger.warning("Event invocation of %s failed: %r", function.address, error)
             self._log(function.name, f"Event invocation failed: {error}", request_id)
             return

@@ -1,4 +1,4 @@
-"""Which port serves which API, and the local URL of each route.
+"""Port assignment of APIs, and the local URL of each route.
 
 One port serves every API by default. An API gets a port of its own when it claims a method and
 path that an earlier API (by Terraform address) already claims on the main port. That port is

@@ -12,9 +12,9 @@ It reads bodies with `Content-Length` or `Transfer-Encoding: chunked`, keeps con
 alive unless the client sends `Connection: close` or speaks HTTP/1.0, and responds to one
 request at a time per connection, in order.
 
-Responses to pipelined requests go out in one write: devd's bootstraps send the post of a
-result and the next `GET /invocation/next` together, and the 202 of the post then waits for
-the long poll's event, so an invocation costs one socket write less on each side. A client
+Responses to pipelined requests go out in one write. devd's bootstraps send the post of a
+result and the next `GET /invocation/next` together. The 202 of the post then waits for the
+long poll's event, so an invocation costs one socket write less on each side. A client
 that waits for each response before it sends the next request gets each one at once.
 """
 

@@ -138,7 +138,7 @@ def test_killed_daemon_socket_is_replaced(example: Path) -> None:
     assert not socket_file.exists()
 
 
-def test_second_daemon_refuses_to_start_and_first_keeps_serving(devd: RunningDevd) -> None:
+def test_second_daemon_rejected(devd: RunningDevd) -> None:
     devd.wait_for_line(r"get-hello: ready #1")
 
     second = devd_command(devd.project, "up", "--no-tui", "--port", "0", "--no-procfile", timeout=60)

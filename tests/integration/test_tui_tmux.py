@@ -80,8 +80,8 @@ def test_tui_in_tmux(example: Path, pane: TmuxPane) -> None:
     pane.send("Escape")
     pane.wait_for(lambda text: "devd keys" not in text)
 
-    # The copy of the example has no .env, so a code upload must fail with a message that says
-    # what to set.
+    # The copy of the example has no .env, so a code upload must fail with a message that names
+    # the settings to add.
     pane.send("D")
     pane.wait_for(lambda text: "no AWS credentials found" in text)
 

@@ -48,7 +48,7 @@ class InitError extends Error {
 // responses arrive in the order of the requests, and devd's Runtime API always sends
 // Content-Length, so a response ends after that many bytes. The socket keeps the event loop
 // alive only while a request waits, as node:http's agent does, so that `beforeExit` still
-// tells when a handler's work is done.
+// signals when a handler's work is done.
 class RuntimeApiConnection {
   constructor(host, port) {
     this.host = host;

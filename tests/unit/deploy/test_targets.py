@@ -119,7 +119,7 @@ def test_unknown_function_lists_names() -> None:
         find_function(settings, "goodbye")
 
 
-def test_short_names_find_one_function_or_name_the_candidates() -> None:
+def test_find_function_short_names() -> None:
     from pathlib import Path
 
     from devd.config import resolve_settings
