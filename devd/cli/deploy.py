@@ -56,8 +56,8 @@ def run(args: argparse.Namespace) -> int:
 def deploy_through_daemon(client: ControlClient, function: str, yes: bool, code_only: bool,
                           ask: Callable[[str], str]) -> int:
     """Deploy with the running devd, so its view shows the deploy and its drift; return the exit status."""
-    shown = "the upload" if code_only else "Terraform's output"
-    print(f"devd: deploying through the running devd; its log pane shows {shown}", file=sys.stderr)
+    pane_content = "the upload" if code_only else "Terraform's output"
+    print(f"devd: deploying through the running devd; its log pane shows {pane_content}", file=sys.stderr)
     try:
         if code_only:
             return _print_result(client.call("deploy.code", timeout=None, function=function))

@@ -124,8 +124,8 @@ def _one_function(functions: list[Function], name: str) -> Function:
     if len(matches) == 1:
         return matches[0]
     known = ", ".join(f.name for f in functions)
-    what = f"several functions match {name}" if matches else f"no function named {name}"
-    raise ConfigError(f"{what}; functions: {known}")
+    problem = f"several functions match {name}" if matches else f"no function named {name}"
+    raise ConfigError(f"{problem}; functions: {known}")
 
 
 def _build_alone(settings: Settings, names: list[str]) -> int:

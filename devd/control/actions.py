@@ -74,8 +74,8 @@ def resolve_functions(daemon: Daemon, names: list[str], runnable_only: bool) -> 
         matches = match_functions(functions, name)
         if len(matches) != 1:
             known = ", ".join(f.name for f in functions) or "none"
-            what = f"several functions match {name}" if matches else f"no function named {name}"
-            raise ControlError(f"{what}; functions: {known}")
+            problem = f"several functions match {name}" if matches else f"no function named {name}"
+            raise ControlError(f"{problem}; functions: {known}")
         addresses.append(matches[0].address)
     return addresses
 
