@@ -1,4 +1,4 @@
-"""The local API Gateway: aiohttp servers that turn requests into Lambda invocations.
+"""The local API Gateway: HTTP servers that turn requests into Lambda invocations.
 
 The pure modules do the work: routing selects the route, events builds the event, ports
 groups the APIs by port, and responses maps the result back. This module reads the sockets,
@@ -12,18 +12,15 @@ import asyncio
 import json
 import logging
 import time
-import uuid
 from typing import Awaitable, Callable, Mapping, Sequence
-
-from aiohttp import web
-from multidict import CIMultiDict
 
 from devd.errors import ConfigError
 from devd.inventory import ApiKind, Function, Route
 from devd.logs.records import Level, LogRecord, RequestRecord, inspect_text
 from devd.runtime.cors import apply_cors, header_value, is_preflight, preflight_response
 from devd.runtime.events import HttpRequest, build_event
-from devd.runtime.http_io import read_body, request_headers, split_target, to_web
+from devd.runtime.http_io import with_request_id
+from devd.runtime.http_server import MAX_HEADER_BYTES, IncomingRequest
 from devd.runtime.invoke import InvokeResult
 from devd.runtime.invoke_api import InvokeApi, record_for
 from devd.runtime.invoke_names import INVOKE_PATH_PREFIX, invoke_path_name
@@ -33,9 +30,10 @@ from devd.runtime.limits import (
     drop_abandoned,
     exposure_warning,
 )
-from devd.runtime.listener import MAX_HEADER_BYTES, Listener
+from devd.runtime.listener import Listener
 from devd.runtime.ports import PortGroup, plan_ports, route_urls
 from devd.runtime.responses import (
+    MAX_REQUEST_BODY_BYTES,
     HttpResponse,
     error_response,
     integration_timeout_response,
@@ -44,6 +42,7 @@ from devd.runtime.responses import (
     request_too_large_response,
 )
 from devd.runtime.routing import RouteMatch, RouteTable
+from devd.runtime.waits import first_done, new_request_id
 
 __all__ = ["Gateway", "IntegrationLimits", "MAX_HEADER_BYTES", "exposure_warning"]
 
@@ -209,74 +208,63 @@ class Gateway:
     def _own_apis(self) -> set[str]:
         return {api for listener in self._listeners.values() if not listener.group.main for api in listener.group.apis}
 
-    async def _handle(self, request: web.BaseRequest, listener: Listener) -> web.StreamResponse:
+    async def _handle(self, request: IncomingRequest, listener: Listener) -> HttpResponse:
         """Respond to one request and report it to on_request exactly once.
 
         The record carries the Lambda request id when the function ran, so that it lines up
         with the function's log records, and the API Gateway request id otherwise.
         """
         started = time.perf_counter()
-        gateway_request_id = str(uuid.uuid4())
+        gateway_request_id = new_request_id()
         table = listener.table
-        path, raw_query = split_target(request)
-        if request.method == "POST" and path.startswith(INVOKE_PATH_PREFIX):
+        method, path, headers = request.method, request.path, request.headers
+        if method == "POST" and path.startswith(INVOKE_PATH_PREFIX):
             function_name = invoke_path_name(path)
             if function_name is not None:
-                return await self._handle_invoke(request, path, function_name, gateway_request_id)
+                return await self._handle_invoke(request, function_name, gateway_request_id)
 
-        headers = request_headers(request)
-        match = table.match(request.method, path)
-        if match is None and is_preflight(request.method, headers):
+        match = table.match(method, path)
+        if match is None and is_preflight(method, headers):
             requested = header_value(headers, "access-control-request-method") or ""
             cors = table.cors_for(requested, path)
             if cors is not None:
                 response = preflight_response(cors, headers)
-                self._record(request.method, path, response, started, None, gateway_request_id)
-                return to_web(response, ApiKind.HTTP, gateway_request_id)
+                self._record(method, path, response, started, None, gateway_request_id)
+                return with_request_id(response, ApiKind.HTTP, gateway_request_id)
 
         if match is None:
             response = not_found_response(table.rest_only)
-            self._record(request.method, path, response, started, None, gateway_request_id)
+            self._record(method, path, response, started, None, gateway_request_id)
             api = ApiKind.REST if table.rest_only else None
-            return to_web(response, api, gateway_request_id)
+            return with_request_id(response, api, gateway_request_id)
 
-        body = await read_body(request)
+        body, _ = await request.read_body(MAX_REQUEST_BODY_BYTES)
         if body is None:
             response = request_too_large_response()
-            function = match.route.function
-            self._record(request.method, path, response, started, function, gateway_request_id)
-            web_response = to_web(response, match.route.api, gateway_request_id)
-            web_response.force_close()
-            return web_response
+            self._record(method, path, response, started, match.route.function, gateway_request_id)
+            return with_request_id(response, match.route.api, gateway_request_id)
 
         http_request = HttpRequest(
-            method=request.method,
+            method=method,
             path=path,
-            raw_query=raw_query,
+            raw_query=request.raw_query,
             headers=headers,
             body=body,
-            source_ip=request.remote or "127.0.0.1",
-            protocol=f"HTTP/{request.version.major}.{request.version.minor}",
+            source_ip=request.remote,
+            protocol=f"HTTP/{request.version}",
         )
         response, lambda_request_id, exchange = await self._call(http_request, match, gateway_request_id)
         if match.route.cors is not None:
             response = apply_cors(response, match.route.cors, headers)
-        self._record(
-            request.method, path, response, started, match.route.function, lambda_request_id, exchange
-        )
-        return to_web(response, match.route.api, gateway_request_id)
+        self._record(method, path, response, started, match.route.function, lambda_request_id, exchange)
+        return with_request_id(response, match.route.api, gateway_request_id)
 
-    async def _handle_invoke(
-        self, request: web.BaseRequest, path: str, function_name: str, request_id: str
-    ) -> web.StreamResponse:
+    async def _handle_invoke(self, request: IncomingRequest, function_name: str, request_id: str) -> HttpResponse:
         """Serve one request of Lambda's Invoke API and report it to on_request."""
         started = time.perf_counter()
         reply = await self._invoke_api.handle(request, function_name, request_id)
-        self._on_request(record_for(reply, path, started))
-        response = web.Response(status=reply.status, body=reply.body, headers=CIMultiDict(reply.headers))
-        if reply.status == 413:
-            response.force_close()
-        return response
+        self._on_request(record_for(reply, request.path, started))
+        return HttpResponse(reply.status, reply.headers, reply.body)
 
     async def _call(
         self, request: HttpRequest, match: RouteMatch, gateway_request_id: str
@@ -329,8 +317,8 @@ class Gateway:
             return await invocation
 
         seconds = self._limits.seconds(route.api)
-        done, _ = await asyncio.wait({invocation}, timeout=seconds)
-        if invocation in done:
+        await first_done((invocation,), seconds)
+        if invocation.done():
             return invocation.result()
 
         self._abandoned.add(invocation)

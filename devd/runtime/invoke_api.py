@@ -13,9 +13,8 @@ import time
 from dataclasses import dataclass
 from typing import Awaitable, Callable, Sequence
 
-from aiohttp import web
-
 from devd.inventory import Function
+from devd.runtime.http_server import IncomingRequest
 from devd.logs.records import Level, LogRecord, RequestRecord
 from devd.runtime.invoke import InvokeResult
 from devd.runtime.invoke_names import (
@@ -39,8 +38,6 @@ MAX_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024
 
 MAX_EVENT_PAYLOAD_BYTES = 1024 * 1024
 """Lambda's request payload limit for Event invocations (1 MB since October 2025, 256 KB before)."""
-
-_READ_CHUNK_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -83,14 +80,14 @@ class InvokeApi:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def handle(
-        self, request: web.BaseRequest, function_name: str, request_id: str
+        self, request: IncomingRequest, function_name: str, request_id: str
     ) -> InvokeReply:
         """Handle one Invoke request. `request_id` is used when the function does not run."""
-        invocation_type = parse_invocation_type(request.headers.get("X-Amz-Invocation-Type"))
+        invocation_type = parse_invocation_type(request.header("X-Amz-Invocation-Type"))
         if isinstance(invocation_type, ApiError):
             return _error_reply(invocation_type, None, request_id)
 
-        found = self._find(function_name, request.query.get("Qualifier"))
+        found = self._find(function_name, request.query_value("Qualifier"))
         if isinstance(found, ApiError):
             return _error_reply(found, None, request_id)
 
@@ -99,7 +96,7 @@ class InvokeApi:
             if invocation_type is InvocationType.EVENT
             else MAX_SYNC_PAYLOAD_BYTES
         )
-        payload, size = await _read_payload(request, limit)
+        payload, size = await request.read_body(limit)
         if payload is None:
             error = payload_too_large(size, limit, invocation_type)
             return _error_reply(error, found.address, request_id)
@@ -197,19 +194,3 @@ def _error_reply(error: ApiError, function: str | None, request_id: str) -> Invo
         ("x-amzn-ErrorType", error.error_type),
     )
     return InvokeReply(error.status, headers, error.body(), function, request_id)
-
-
-async def _read_payload(request: web.BaseRequest, limit: int) -> tuple[bytes | None, int]:
-    """Read the request payload. Returns None and the size read when it is over `limit`."""
-    declared = request.content_length
-    if declared is not None and declared > limit:
-        return None, declared
-
-    chunks = []
-    size = 0
-    async for chunk in request.content.iter_chunked(_READ_CHUNK_BYTES):
-        size += len(chunk)
-        if size > limit:
-            return None, size
-        chunks.append(chunk)
-    return b"".join(chunks), size

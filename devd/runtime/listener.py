@@ -1,4 +1,4 @@
-"""One listening socket of the gateway: an aiohttp server on one port with its route table."""
+"""One listening socket of the gateway: an HTTP server on one port with its route table."""
 
 from __future__ import annotations
 
@@ -7,44 +7,19 @@ import errno
 import logging
 from typing import Awaitable, Callable
 
-from aiohttp import web
-
 from devd.errors import ConfigError
+from devd.runtime.http_server import HttpServer, IncomingRequest
 from devd.runtime.ports import PortGroup, url_host
+from devd.runtime.responses import HttpResponse
 from devd.runtime.routing import RouteTable
 
 logger = logging.getLogger("devd.runtime.gateway")
-
-MAX_HEADER_BYTES = 10240
-"""API Gateway's quota for the request line and header values (10240 bytes).
-
-aiohttp applies it per line and per header, and rejects a longer one with 400 before routing.
-"""
 
 _SHUTDOWN_TIMEOUT_SECONDS = 5.0
 _NEXT_PORT_ATTEMPTS = 20
 """Ports tried after a planned port that is in use, for APIs without a configured port."""
 
-
-class _OneLineErrors(logging.Filter):
-    """Turn aiohttp's tracebacks for requests it could not parse into one warning line."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and record.exc_info[1] is not None:
-            error = record.exc_info[1]
-            # The text after the first colon quotes request bytes, which may hold a secret.
-            reason = str(getattr(error, "message", "") or error).split(":", 1)[0].strip()
-            record.msg = "Rejected a request that is not valid HTTP (%s): %s"
-            record.args = (type(error).__name__, reason or "no details")
-            record.exc_info = None
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
-        return True
-
-
-_parser_logger = logging.getLogger("devd.runtime.gateway.http")
-_parser_logger.addFilter(_OneLineErrors())
-
-Handler = Callable[[web.BaseRequest, "Listener"], Awaitable[web.StreamResponse]]
+Handler = Callable[[IncomingRequest, "Listener"], Awaitable[HttpResponse]]
 
 
 class Listener:
@@ -54,7 +29,7 @@ class Listener:
         self.group = group
         self.table = table
         self._server: asyncio.AbstractServer | None = None
-        self._web_server: web.Server | None = None
+        self._http_server: HttpServer | None = None
         self._closed = False
 
     @property
@@ -79,27 +54,17 @@ class Listener:
         `taken` contains the ports of the other listeners, which are skipped. Raises ConfigError
         naming the address when no port could be bound.
         """
-        web_server = web.Server(
-            lambda request: handler(request, self),
-            access_log=None,
-            # API Gateway passes compressed request bodies through as they are.
-            auto_decompress=False,
-            # A connection whose body was left unread closes right after the response.
-            lingering_time=0,
-            max_line_size=MAX_HEADER_BYTES,
-            max_field_size=MAX_HEADER_BYTES,
-            logger=_parser_logger,
-        )
+        http_server = HttpServer(lambda request: handler(request, self))
         self._closed = False
         loop = asyncio.get_running_loop()
         failure: tuple[int, OSError] | None = None
         for port in self._candidate_ports(taken):
             try:
-                self._server = await loop.create_server(web_server, host, port)
+                self._server = await loop.create_server(http_server, host, port)
             except OSError as error:
                 failure = (port, error)
                 continue
-            self._web_server = web_server
+            self._http_server = http_server
             if self._closed:
                 # close() ran while the socket was being bound, so nothing may listen now.
                 await self.close()
@@ -111,13 +76,13 @@ class Listener:
     async def close(self) -> None:
         """Stop listening and wait up to 5 seconds for requests that are running."""
         self._closed = True
-        server, web_server = self._server, self._web_server
-        self._server = self._web_server = None
-        if server is None or web_server is None:
+        server, http_server = self._server, self._http_server
+        self._server = self._http_server = None
+        if server is None or http_server is None:
             return
 
         server.close()
-        await web_server.shutdown(_SHUTDOWN_TIMEOUT_SECONDS)
+        await http_server.shutdown(_SHUTDOWN_TIMEOUT_SECONDS)
         await server.wait_closed()
 
     def _candidate_ports(self, taken: set[int]) -> list[int]:
