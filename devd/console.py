@@ -26,7 +26,15 @@ LEVEL_MARKERS = {Level.ERROR: "ERROR", Level.WARNING: "WARNING"}
 
 def format_clock(timestamp: float) -> str:
     """Return the local wall-clock time of a Unix timestamp as HH:MM:SS."""
-    return time.strftime("%H:%M:%S", time.localtime(timestamp))
+    global _last_clock
+    second = int(timestamp)
+    if _last_clock[0] != second:
+        _last_clock = (second, time.strftime("%H:%M:%S", time.localtime(second)))
+    return _last_clock[1]
+
+
+_last_clock: tuple[int, str] = (-1, "")
+"""The last second that format_clock formatted, since records come many to a second."""
 
 
 def short_request_id(request_id: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cached_property
 from typing import Mapping, Sequence
 
 
@@ -141,10 +142,11 @@ class Inventory:
 
     def function(self, address: str) -> Function | None:
         """Return the function with this address, or None."""
-        for function in self.functions:
-            if function.address == address:
-                return function
-        return None
+        return self._by_address.get(address)
+
+    @cached_property
+    def _by_address(self) -> dict[str, Function]:
+        return {function.address: function for function in reversed(self.functions)}
 
 
 def match_functions(functions: Sequence[Function], name: str) -> list[Function]:

@@ -19,7 +19,6 @@ import logging
 import os
 import sys
 import time
-import uuid
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ from devd.runtime.spares import SpareKind, SpareWorkers
 from devd.runtime.launch import bootstrap_command, is_custom_runtime, wait_for_free_port
 from devd.runtime.options import DEFAULT_IDLE_TIMEOUT_S, Debugger
 from devd.runtime.worker import INIT_TIMEOUT_S, STOP_GRACE_S, LogSink, Worker
+from devd.runtime.waits import new_request_id
 
 logger = logging.getLogger("devd.runtime.pool")
 
@@ -182,7 +182,7 @@ class FunctionPool:
         if self._closing:
             raise RuntimeStartError(f"the worker pool of {self.function.name} is closed")
 
-        request_id = request_id or str(uuid.uuid4())
+        request_id = request_id or new_request_id()
         self._active += 1
         self._drained.clear()
         try:

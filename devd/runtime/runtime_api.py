@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Mapping
 
 from devd.runtime.runtime_http import HttpRequest, HttpResponse, RuntimeHttpProtocol
+from devd.runtime.waits import random_hex
 
 logger = logging.getLogger("devd.runtime.runtime_api")
 
@@ -162,8 +163,8 @@ def parse_error_document(body: bytes, error_type_header: str | None) -> ErrorDoc
 def new_trace_id(now: float | None = None) -> str:
     """Return an X-Ray trace header value for one invocation, not sampled."""
     epoch = int(time.time() if now is None else now)
-    random_hex = secrets.token_hex(20)
-    return f"Root=1-{epoch:08x}-{random_hex[:24]};Parent={random_hex[24:]};Sampled=0"
+    digits = random_hex(40)
+    return f"Root=1-{epoch:08x}-{digits[:24]};Parent={digits[24:]};Sampled=0"
 
 
 class RuntimeApiServer:

@@ -48,6 +48,7 @@ from devd.runtime.runtime_api import (
     error_log_lines,
     new_trace_id,
 )
+from devd.runtime.waits import first_done
 from devd.supervise.process_group import stop_process_group
 
 if TYPE_CHECKING:
@@ -272,11 +273,7 @@ class Worker:
         # A cold worker must load its handler before it fetches the event, within Lambda's
         # init limit. A warm worker's poll already waits, and `submit` delivered the event.
         if not pending.delivered.done():
-            await asyncio.wait(
-                [pending.delivered, pending.reply, self._exited],
-                timeout=self._init_wait_s(),
-                return_when=asyncio.FIRST_COMPLETED,
-            )
+            await first_done((pending.delivered, pending.reply, self._exited), self._init_wait_s())
         if pending.reply.done() and not pending.delivered.done():
             return self._reply_result(request_id, pending.reply.result(), 0.0)
         if not pending.delivered.done():
@@ -287,11 +284,7 @@ class Worker:
         delivered_at = pending.delivered.result()
         timeout_s = self._timeout_s
         remaining_s = delivered_at + timeout_s - time.monotonic()
-        await asyncio.wait(
-            [pending.reply, self._exited],
-            timeout=max(0.0, remaining_s),
-            return_when=asyncio.FIRST_COMPLETED,
-        )
+        await first_done((pending.reply, self._exited), max(0.0, remaining_s))
 
         duration_ms = (time.monotonic() - delivered_at) * 1000
         if pending.reply.done():
