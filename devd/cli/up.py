@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from dataclasses import replace
+from typing import Callable
 
 from devd.config import Settings
 from devd.logs.bridge import LogBridge
@@ -56,7 +57,23 @@ def run(args: argparse.Namespace) -> int:
     if args.debug:
         settings = replace(settings, debug=DebugPlan(tuple(args.debug)))
     tui = not args.no_tui and sys.stdout.isatty() and sys.stdin.isatty()
-    return asyncio.run(_up(settings, tui, args.verbose))
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        return runner.run(_up(settings, tui, args.verbose))
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """Return uvloop's loop factory when uvloop is installed, or None for asyncio's own loop.
+
+    With uvloop the gateway serves about 15 % more requests per second (docs/benchmarks.md).
+    DEVD_EVENT_LOOP=asyncio picks asyncio's loop, to tell whether uvloop causes a problem.
+    """
+    if os.environ.get("DEVD_EVENT_LOOP", "").lower() == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 def attach_deployer(daemon, settings: Settings) -> None:

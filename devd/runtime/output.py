@@ -68,10 +68,12 @@ class OutputProtocol(asyncio.SubprocessProtocol):
         self._open_streams = {1, 2}
         self._closed = asyncio.Event()
         self._transport: asyncio.SubprocessTransport | None = None
+        self._exited = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.SubprocessTransport)
-        self._transport = transport
+        self._transport = transport  # type: ignore[assignment]
+        if self._exited:
+            self.process_exited()
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
         buffer = self._partial[fd]
@@ -98,7 +100,10 @@ class OutputProtocol(asyncio.SubprocessProtocol):
             self._closed.set()
 
     def process_exited(self) -> None:
-        assert self._transport is not None
+        if self._transport is None:
+            # uvloop can report the exit of a quick process before connection_made.
+            self._exited = True
+            return
         returncode = self._transport.get_returncode()
         self._on_exit(returncode if returncode is not None else -1)
 
@@ -135,7 +140,8 @@ def _pipe_fds(transport: asyncio.SubprocessTransport) -> list[int]:
         pipe_transport = transport.get_pipe_transport(stream)
         if pipe_transport is None or pipe_transport.is_closing():
             continue
-        pipe = pipe_transport.get_extra_info("pipe")
+        # asyncio reads a pipe; uvloop reads a socket pair.
+        pipe = pipe_transport.get_extra_info("pipe") or pipe_transport.get_extra_info("socket")
         if pipe is not None:
             fds.append(pipe.fileno())
     return fds
