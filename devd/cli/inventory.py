@@ -27,7 +27,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     ls.add_argument("--port", type=int, help="main port of the route URLs, as for devd up (default 3000)")
     ls.add_argument("--exact", action="store_true",
                     help="take the inventory from `terraform plan` and `terraform show -json` instead of devd's "
-                         "evaluator (needs an initialised Terraform directory and credentials for plan)")
+                         "evaluator (needs an initialised Terraform directory and credentials for plan, and gives "
+                         "terraform the project's .env as devd deploy does)")
     ls.set_defaults(run=lambda args: _ls(_settings(args), args.json, args.exact))
 
     build = commands.add_parser("build", help="build functions once and exit (status 1 when a build fails)")
@@ -56,15 +57,21 @@ def table_lines(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def _ls(settings: Settings, as_json: bool, exact: bool = False) -> int:
+    from devd.deploy.aws import terraform_environ
     from devd.runtime.ports import predicted_ports, route_urls
     from devd.terraform.discover import discover
     from devd.terraform.loader import TerraformOptions
     from devd.terraform.terraform_cli import exact_discover
 
-    options = TerraformOptions(settings.infra_dir, settings.var_files, settings.variables, settings.environ)
     if exact:
+        # terraform gets the environment that deploys give it, with the variables of `.env`.
+        # NOTE: devd's own evaluator (plain `devd ls`, `devd up`) does not read `.env`, so a
+        # `TF_VAR_*` line there can make the two listings differ.
+        options = TerraformOptions(settings.infra_dir, settings.var_files, settings.variables,
+                                   terraform_environ(settings))
         inventory = asyncio.run(exact_discover(options, settings.project_root))
     else:
+        options = TerraformOptions(settings.infra_dir, settings.var_files, settings.variables, settings.environ)
         inventory = discover(options, settings.project_root)
     urls = route_urls(inventory.routes, settings.host,
                       predicted_ports(inventory.routes, settings.port, settings.api_ports))

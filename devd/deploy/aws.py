@@ -11,11 +11,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dotenv import dotenv_values
 
 from devd.errors import ConfigError
+
+if TYPE_CHECKING:
+    from devd.config import Settings
 
 logger = logging.getLogger("devd.deploy")
 
@@ -32,6 +35,19 @@ def deploy_environ(environ: Mapping[str, str], env_file: Path | None) -> dict[st
         logger.debug("read %d variables from %s for Terraform and boto3", len(merged), env_file)
     merged.update(environ)
     return merged
+
+
+def terraform_environ(settings: Settings) -> dict[str, str]:
+    """Return the environment of the terraform commands that deploys and `devd ls --exact` run.
+
+    It is the process's environment over the project's dotenv file, as `deploy_environ`
+    merges them, with `TF_WORKSPACE` set from `[deploy] workspace` when that is set. So
+    `TF_VAR_*` lines of `.env` apply to both.
+    """
+    environ = deploy_environ(settings.environ, settings.deploy.env_file)
+    if settings.deploy.workspace:
+        environ["TF_WORKSPACE"] = settings.deploy.workspace
+    return environ
 
 
 def aws_client(service: str, environ: Mapping[str, str], default_region: str) -> Any:

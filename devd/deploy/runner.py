@@ -1,7 +1,8 @@
 """Run terraform commands for deploys: one at a time per directory, output streamed as LogRecords.
 
-Each command runs in its own process group and dies with devd. `interrupt` sends SIGINT to
-the group, which makes Terraform stop at a safe point and release its state lock.
+Each command runs in its own process group under the group guard (`group_guard.py`), so that
+terraform and the provider processes it starts die with devd. `interrupt` sends SIGINT to the
+group, which makes Terraform stop at a safe point and release its state lock.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from devd.errors import TerraformError
 from devd.logs.masking import mask_secrets
 from devd.logs.records import Level, LogRecord
+from devd.supervise.group_guard import guarded_command
 from devd.supervise.process_group import (
     die_with_parent,
     signal_group,
@@ -72,8 +74,8 @@ class TerraformRunner:
         environment = dict(self.environ, TF_IN_AUTOMATION="1", TF_INPUT="0")
         self._interrupted = False
         self._process = await asyncio.create_subprocess_exec(
-            executable, *args, cwd=self.root_dir, env=environment, stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            *guarded_command([executable, *args]), cwd=self.root_dir, env=environment,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             start_new_session=True, preexec_fn=die_with_parent, limit=LINE_LIMIT)
         process = self._process
         logger.info("started terraform %s in %s (pid %d)", args[0], self.root_dir, process.pid)
@@ -86,6 +88,8 @@ class TerraformRunner:
             raise
         finally:
             self._process = None
+        # terraform stops its providers before it exits, so this kills only those it left running.
+        signal_group(process.pid, signal.SIGKILL)
         logger.info("terraform %s exited with status %d", args[0], returncode)
         return CommandOutcome(returncode, stdout, self._interrupted)
 

@@ -19,7 +19,7 @@ from devd.build import layout
 from devd.build.oneshot import build_all
 from devd.build.result import BuildResult
 from devd.config import Settings
-from devd.deploy.aws import aws_client, deploy_environ
+from devd.deploy.aws import aws_client, terraform_environ
 from devd.deploy.cloudlogs import RemoteLogReader
 from devd.deploy.code_upload import upload_code
 from devd.deploy.drift import BuildHistory, classify, local_hashes
@@ -55,9 +55,7 @@ class TerraformDeployer:
         self.settings = settings
         self.on_status = on_status
         self.on_log = on_log
-        self.environ = deploy_environ(settings.environ, settings.deploy.env_file)
-        if settings.deploy.workspace:
-            self.environ["TF_WORKSPACE"] = settings.deploy.workspace
+        self.environ = terraform_environ(settings)
         self.runner = TerraformRunner(settings.infra_dir, self.environ, on_log, terraform)
         self.history = BuildHistory(settings.state_dir / "deploy" / "builds.json")
         self._lock = asyncio.Lock()

@@ -11,8 +11,8 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from devd.build.service import BuildResult, BuildService
@@ -21,10 +21,10 @@ from devd.control.protocol import ControlError, socket_path
 from devd.control.server import ActionTable, ControlServer
 from devd.deploy.model import Deployer
 from devd.engine.aws_target import aws_target
+from devd.engine.builds import DaemonBuilds, FunctionState
 from devd.engine.commands import DaemonCommands
 from devd.engine.deploys import Deploys
 from devd.engine.plan import (
-    BuildFacts,
     diff_inventory,
     keeps_last_good,
     plan_changes,
@@ -34,13 +34,12 @@ from devd.engine.sam_mode import SamMode
 from devd.engine.scheduler import BuildScheduler
 from devd.engine.view import BuildState, FunctionView, RequestStats, Snapshot
 from devd.engine.waiters import BuildWaiters
-from devd.errors import ConfigError, DevdError, RuntimeStartError
+from devd.errors import ConfigError, DevdError
 from devd.inventory import Function, Inventory, Problem
 from devd.logs.masking import KNOWN_SECRETS, mask_secrets
 from devd.logs.records import Level, LogRecord, RequestRecord
 from devd.runtime.gateway import Gateway, IntegrationLimits
 from devd.runtime.invoke import InvokeResult
-from devd.runtime.options import pool_options
 from devd.runtime.pool import FunctionPool
 from devd.runtime.spares import SpareWorkers
 from devd.supervise.procfile_runner import ProcfileRunner
@@ -56,19 +55,7 @@ BACKLOG = 1000
 """Records kept for views that subscribe later, such as the first screen of the TUI."""
 
 
-@dataclass(frozen=True)
-class FunctionState:
-    """Build state of one function, as the engine tracks it."""
-
-    build_state: BuildState = BuildState.PENDING
-    generation: int = 0
-    last_build_ms: float | None = None
-    last_built_at: float | None = None
-    error: str | None = None
-    facts: BuildFacts = BuildFacts()
-
-
-class Daemon(DaemonCommands):
+class Daemon(DaemonBuilds, DaemonCommands):
     """A running `devd up`: implements the DaemonHandle protocol that the views use."""
 
     def __init__(self, settings: Settings, deployer: Deployer | None = None) -> None:
@@ -355,99 +342,6 @@ class Daemon(DaemonCommands):
         if pool is not None:
             self._close_later(pool)
         self._close_later_coro(self.builder.forget(address))
-
-    # Builds
-
-    def _request_build(self, address: str, urgent: bool = False) -> None:
-        function = self.inventory.function(address)
-        if function is not None and not function.runnable:
-            reason = "a container image function; devd lists it but does not run it locally"
-            self.states[address] = FunctionState(BuildState.NOT_RUNNABLE, error=reason)
-            return
-        if self._scheduler is not None:
-            self._scheduler.request(address, urgent)
-
-    async def _build_once(self, address: str) -> None:
-        function = self.inventory.function(address)
-        if function is None:
-            return
-        state = self.states.get(address, FunctionState())
-        generation = state.generation + 1
-        self.states[address] = replace(state, build_state=BuildState.BUILDING, generation=generation)
-        self._publish_snapshot()
-        result = await self.builder.build(function, generation)
-        if self.inventory.function(address) is not None:
-            await self._apply_build(function, result)
-
-    async def _apply_build(self, function: Function, result: BuildResult) -> None:
-        state = self.states.get(function.address, FunctionState())
-        facts = BuildFacts(result.inputs or state.facts.inputs, result.ok)
-        error = result.error
-        pool = None
-        if result.ok and result.task_root is not None:
-            try:
-                pool = self._new_pool(function, result)
-            except RuntimeStartError as start_error:
-                error = str(start_error)
-
-        if pool is not None:
-            self._swap_pool(function.address, pool)
-            self._results[function.address] = result
-            self.states[function.address] = replace(
-                state, build_state=BuildState.READY, last_build_ms=result.duration_ms,
-                last_built_at=time.time(), error=None, facts=facts)
-            log.info("built %s #%d in %.0f ms", function.address, result.generation, result.duration_ms)
-            self.publish(LogRecord(function.name, f"built #{result.generation} in {result.duration_ms:.0f} ms"))
-            self.deploys.check_later(function.address)
-        else:
-            self.states[function.address] = replace(state, build_state=BuildState.FAILED, error=error,
-                                                    last_build_ms=result.duration_ms, facts=facts)
-            serving = " (the last good build keeps serving)" if function.address in self.pools else ""
-            self.publish(LogRecord(function.name, f"build failed{serving}: {error}", Level.ERROR))
-
-        ready = self._ready.pop(function.address, None)
-        if ready is not None:
-            ready.set()
-        self._build_waiters.finished(function.address, result.generation, result)
-        if pool is not None:
-            await self.sam.update(self.inventory, self._results)
-        if self._watching:
-            self.watcher.update(self._watch_roots())
-        self._publish_snapshot()
-
-    def _new_pool(self, function: Function, result: BuildResult) -> FunctionPool:
-        assert result.task_root is not None
-        return FunctionPool(function, result.task_root, result.handler, self._worker_log(function, result),
-                            spares=self.spares, **pool_options(self.settings, function))
-
-    def _worker_log(self, function: Function, result: BuildResult) -> Callable[[LogRecord], None]:
-        """Return the log sink for a pool: Python stack traces name the source files, not the
-        build copies (Node traces already do, through source maps)."""
-        if function.language != "python" or not function.code_dir or result.task_root is None:
-            return self.publish
-        build_dir, code_dir = str(result.task_root), function.code_dir
-
-        def publish(record: LogRecord) -> None:
-            if build_dir in record.text:
-                record = replace(record, text=record.text.replace(build_dir, code_dir))
-            self.publish(record)
-
-        return publish
-
-    def _swap_pool(self, address: str, pool: FunctionPool) -> None:
-        """Serve new requests from pool; the old pool finishes its requests, then stops."""
-        old = self.pools.get(address)
-        self.pools[address] = pool
-        if old is not None:
-            self._close_later(old)
-
-    def _close_later(self, pool: FunctionPool) -> None:
-        self._close_later_coro(pool.close())
-
-    def _close_later_coro(self, coroutine) -> None:
-        task = asyncio.ensure_future(coroutine)
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
 
     # Watching
 

@@ -6,9 +6,10 @@ own (a shell line, a server with workers), a `kill -9` of devd would leave those
 guard is the direct child instead: it leads the process group, runs the command as its own
 child, and when devd dies it receives SIGHUP and sends SIGKILL to the whole group.
 
-On SIGTERM, which devd sends to the whole group to stop it, the guard does nothing itself and
-waits for the command. It then exits as the command did: with the same exit status, or killed
-by the same signal. A process that leaves the group (by calling `setsid`) escapes the guard.
+On SIGTERM, which devd sends to the whole group to stop it, and on SIGINT, which devd sends to
+interrupt terraform, the guard does nothing itself and waits for the command. It then exits as
+the command did: with the same exit status, or killed by the same signal. A process that
+leaves the group (by calling `setsid`) escapes the guard.
 
 Run as `python -I -S group_guard.py PARENT_PID PROGRAM [ARG...]`. The file uses only the
 standard library because it runs without devd on `sys.path`.
@@ -88,6 +89,7 @@ def main(argv: Sequence[str]) -> int:
 
     # A Python handler, unlike SIG_IGN, is reset to the default in the child at exec.
     signal.signal(signal.SIGTERM, lambda _signum, _frame: None)
+    signal.signal(signal.SIGINT, lambda _signum, _frame: None)
     _watch_parent(int(argv[1]))
 
     command = list(argv[2:])

@@ -3,6 +3,10 @@
 Each run is a child process in its own process group, with list arguments and no shell. Its
 output is captured, never streamed; on failure the last lines of its stderr go into the
 TerraformError message.
+
+terraform starts a provider process for each provider, which the parent-death signal of
+terraform does not reach. So terraform runs under the group guard (`group_guard.py`), which
+kills the whole group, providers included, when the process that started it dies.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import asyncio
 import json
 import logging
 import shutil
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -18,7 +23,8 @@ from typing import Any, Iterable, Mapping
 
 from devd.errors import TerraformError
 from devd.inventory import Inventory
-from devd.supervise.process_group import die_with_parent, stop_process_group
+from devd.supervise.group_guard import guarded_command
+from devd.supervise.process_group import die_with_parent, signal_group, stop_process_group
 from devd.terraform.exact import exact_inventory
 from devd.terraform.loader import TerraformOptions
 
@@ -104,7 +110,7 @@ async def _run(command: list[str], cwd: Path, environment: dict[str, str], timeo
     subcommand = " ".join(command[1:3] if command[1] == "show" else command[1:2])
     started = time.monotonic()
     process = await asyncio.create_subprocess_exec(
-        *command, cwd=cwd, env=environment, stdin=asyncio.subprocess.DEVNULL,
+        *guarded_command(command), cwd=cwd, env=environment, stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         start_new_session=True, preexec_fn=die_with_parent)
 
@@ -117,6 +123,8 @@ async def _run(command: list[str], cwd: Path, environment: dict[str, str], timeo
     except asyncio.CancelledError:
         await _stop(process)
         raise
+    # terraform stops its providers before it exits, so this kills only those it left running.
+    signal_group(process.pid, signal.SIGKILL)
 
     log.debug("terraform %s in %s exited with %s after %.1f s", subcommand, cwd, process.returncode,
               time.monotonic() - started)

@@ -5,6 +5,10 @@ default /opt/tf-plugins), and every AWS endpoint of the provider points at a mot
 127.0.0.1, so `terraform init` and `terraform plan` need no network. Providers that the mirror
 lacks, such as hashicorp/archive, make `terraform init` fail at once.
 
+terraform starts a provider process that terraform's own parent-death signal does not reach.
+So tests run terraform through `devd.terraform.terraform_cli` or `run_in_group`, which start it
+under devd's group guard, and a `kill -9` of pytest then kills the providers too.
+
 `python -m tests.integration.terraform_env` rewrites the saved plans under
 tests/fixtures/plans/ from the projects in tests/fixtures/plans/projects/.
 """
@@ -29,6 +33,7 @@ from typing import Any
 import hcl2
 import pytest
 
+from devd.supervise.group_guard import guarded_command
 from devd.supervise.process_group import die_with_parent
 from devd.terraform import terraform_cli
 
@@ -151,6 +156,28 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
     except ProcessLookupError:
         pass
+
+
+def run_in_group(command: list[str], *, env: dict[str, str], timeout: float,
+                 cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a command under devd's group guard, in a process group of its own, and capture its output.
+
+    The guard kills the group when this process dies, even by SIGKILL. The group is killed when
+    the command exits, times out or is interrupted, so nothing it started outlives the call.
+    Raises subprocess.TimeoutExpired as `subprocess.run` does.
+    """
+    process = subprocess.Popen(guarded_command(command), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True, preexec_fn=die_with_parent)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except BaseException:
+        _signal_group(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise
+    finally:
+        _signal_group(process.pid, signal.SIGKILL)
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
 def copy_project(source: Path, destination: Path, endpoint: str, infra: str = ".") -> Path:

@@ -38,6 +38,7 @@ from tests.integration.conftest import (
 from tests.integration.terraform_env import (
     MotoServer,
     require_terraform,
+    run_in_group,
     terraform_environ,
     write_cli_config,
 )
@@ -68,14 +69,13 @@ class Project:
         return self.client("lambda").get_function_configuration(FunctionName=name)["CodeSha256"]
 
     def devd(self, *args: str, timeout: float = COMMAND_TIMEOUT) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "devd", "-C", str(self.root), *args], env=self.devd_environ, check=False,
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+        return run_in_group([sys.executable, "-m", "devd", "-C", str(self.root), *args], env=self.devd_environ,
+                            timeout=timeout)
 
     def terraform(self, *args: str) -> subprocess.CompletedProcess:
         options = [] if args[0] == "state" else ["-input=false", "-no-color"]
-        return subprocess.run(["terraform", *args, *options], cwd=self.root / "infra",
-                              env=self.terraform_environ, check=False, stdin=subprocess.DEVNULL, capture_output=True,
-                              text=True, timeout=COMMAND_TIMEOUT)
+        return run_in_group(["terraform", *args, *options], cwd=self.root / "infra", env=self.terraform_environ,
+                            timeout=COMMAND_TIMEOUT)
 
     def edit_hello(self, greeting: str) -> None:
         handler = self.root / "functions/hello/handler.ts"

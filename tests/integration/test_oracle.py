@@ -22,6 +22,7 @@ from typing import Any, Iterator
 
 import pytest
 
+from devd.cli import main
 from devd.errors import TerraformError
 from devd.inventory import Inventory
 from devd.terraform import terraform_cli
@@ -359,3 +360,22 @@ async def test_plan_timeout_stops_terraform(tmp_path: Path, terraform_env: Terra
                                       timeout=1.0)
 
     assert _processes_in(project) == []
+
+
+def test_ls_exact_reads_dotenv(tmp_path: Path, terraform_env: TerraformEnv, monkeypatch: pytest.MonkeyPatch,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    project = _minimal_project(tmp_path, terraform_env, declare_name=True)
+    (project / ".env").write_text("TF_VAR_name=from-dotenv\n")
+    asyncio.run(terraform_cli.init(project, terraform_env.environ, cli_config=terraform_env.cli_config))
+    for name in os.environ:
+        if name.startswith(("AWS_", "TF_")):
+            monkeypatch.delenv(name)
+    for name, value in terraform_env.environ.items():
+        monkeypatch.setenv(name, value)
+
+    status = main(["-C", str(project), "ls", "--exact", "--json"])
+    output = capsys.readouterr()
+
+    assert status == 0, output.err
+    document = json.loads(output.out)
+    assert [function["name"] for function in document["functions"]] == ["from-dotenv"]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 from devd.build.artifact import base64_sha256
 from devd.build.oneshot import build_all
 from devd.config import resolve_settings
-from devd.deploy.aws import deploy_environ
+from devd.deploy.aws import deploy_environ, terraform_environ
 from devd.terraform.discover import discover
 from devd.terraform.loader import TerraformOptions
 
@@ -84,6 +85,20 @@ def test_dotenv_below_process_environment(tmp_path: Path) -> None:
     assert merged["AWS_REGION"] == "us-east-1"
     assert merged["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4566"
     assert merged["PATH"] == "/bin"
+
+
+def test_terraform_environ_adds_dotenv_and_workspace(tmp_path: Path) -> None:
+    (tmp_path / "infra").mkdir()
+    (tmp_path / "devd.toml").write_text('[deploy]\nworkspace = "staging"\n')
+    (tmp_path / ".env").write_text("TF_VAR_stage=from-dotenv\nTF_VAR_region=eu-west-1\n")
+    settings = replace(resolve_settings(tmp_path), environ={"TF_VAR_region": "us-east-1", "PATH": "/bin"})
+
+    environ = terraform_environ(settings)
+
+    assert environ["TF_VAR_stage"] == "from-dotenv"
+    assert environ["TF_VAR_region"] == "us-east-1"
+    assert environ["TF_WORKSPACE"] == "staging"
+    assert environ["PATH"] == "/bin"
 
 
 def test_exact_mode_maps_packages(tmp_path: Path) -> None:
