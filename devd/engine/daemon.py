@@ -262,7 +262,7 @@ class Daemon(DaemonBuilds, DaemonCommands):
 
     def publish(self, record: LogRecord | RequestRecord) -> None:
         """Send a record to every subscriber, with secrets masked."""
-        if isinstance(record, LogRecord):
+        if isinstance(record, LogRecord) and not record.secret_free:
             masked = mask_secrets(record.text)
             if masked != record.text:
                 record = replace(record, text=masked)

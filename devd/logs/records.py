@@ -20,7 +20,8 @@ class Level(str, Enum):
 class LogRecord:
     """One line of output: from a handler, a build, a side process or devd itself.
 
-    `source` is a function name, a process name, or "devd".
+    `source` is a function name, a process name, or "devd". `secret_free` marks a line that
+    devd wrote from values of its own, such as Lambda's START line, which masking may skip.
     """
 
     source: str
@@ -28,6 +29,7 @@ class LogRecord:
     level: Level = Level.INFO
     request_id: str | None = None
     time: float = field(default_factory=time.time)
+    secret_free: bool = False
 
 
 INSPECT_MAX_BYTES = 256 * 1024

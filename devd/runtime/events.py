@@ -8,6 +8,7 @@ caller passes the clock, the request id and the account id.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import time
 from dataclasses import dataclass
@@ -210,6 +211,7 @@ def is_text_type(content_type: str) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=256)
 def api_id(api_address: str) -> str:
     """Derive a stable 10-character API id from the API's Terraform address."""
     return hashlib.sha256(api_address.encode("utf-8")).hexdigest()[:10]
@@ -217,7 +219,12 @@ def api_id(api_address: str) -> str:
 
 def format_request_time(now: float) -> str:
     """Format a time as API Gateway does in requestContext, such as "12/Mar/2020:19:03:58 +0000"."""
-    moment = time.gmtime(now)
+    return _format_second(int(now))
+
+
+@functools.lru_cache(maxsize=4)
+def _format_second(second: int) -> str:
+    moment = time.gmtime(second)
     return (
         f"{moment.tm_mday:02d}/{_MONTHS[moment.tm_mon - 1]}/{moment.tm_year}:"
         f"{moment.tm_hour:02d}:{moment.tm_min:02d}:{moment.tm_sec:02d} +0000"

@@ -310,14 +310,14 @@ class Worker:
         # Runs before the event reaches the runtime, so START precedes the handler's output.
         if not delivered.cancelled():
             request_id = self._request_id
-            self._emit(Level.INFO, start_line(request_id or ""), request_id)
+            self._emit(Level.INFO, start_line(request_id or ""), request_id, secret_free=True)
 
     def _emit_end_and_report(self, result: InvokeResult, pending: PendingInvocation) -> None:
         """Log END and REPORT, after START when the runtime never fetched the event."""
         request_id = result.request_id
         if not pending.delivered.done():
             pending.delivered.cancel()
-            self._emit(Level.INFO, start_line(request_id), request_id)
+            self._emit(Level.INFO, start_line(request_id), request_id, secret_free=True)
 
         # A handler's own error leaves the environment usable. A timeout, a crash or a failed
         # init ends it, and Lambda's REPORT line then carries a status and the error type.
@@ -334,8 +334,9 @@ class Worker:
             status=status,
             error_type=error_type,
         )
-        self._emit(Level.INFO, end_line(request_id), request_id)
-        self._emit(Level.INFO, report_line(report), request_id)
+        self._emit(Level.INFO, end_line(request_id), request_id, secret_free=True)
+        # The error type comes from the function, so a failure's REPORT line is masked.
+        self._emit(Level.INFO, report_line(report), request_id, secret_free=error_type is None)
 
     def _take_init_duration_ms(self) -> float | None:
         """Return the init duration on the worker's first report, and None afterwards."""
@@ -423,8 +424,8 @@ class Worker:
         for line in error_log_lines(error):
             self._emit(Level.ERROR, line, request_id)
 
-    def _emit(self, level: Level, text: str, request_id: str | None) -> None:
-        record = LogRecord(source=self.function.name, text=text, level=level, request_id=request_id)
+    def _emit(self, level: Level, text: str, request_id: str | None, secret_free: bool = False) -> None:
+        record = LogRecord(self.function.name, text, level, request_id, secret_free=secret_free)
         try:
             self._on_log(record)
         except Exception:

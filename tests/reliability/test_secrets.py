@@ -146,3 +146,22 @@ def test_bare_secret_value_masked(example: Path) -> None:
 
     assert DB_PASSWORD not in line
     assert "bare ****" in line
+
+
+async def test_only_lines_devd_wrote_itself_skip_masking(example: Path) -> None:
+    from devd.config import resolve_settings
+    from devd.engine.daemon import Daemon
+    from devd.logs.records import LogRecord
+
+    daemon = Daemon(resolve_settings(example, port=0, procfile=False))
+    queue = daemon.subscribe()
+    while not queue.empty():
+        queue.get_nowait()
+    handler_line = f"REPORT RequestId: 1\tError Type: {ACCESS_KEY_ID}"
+
+    daemon.publish(LogRecord("fn", handler_line))
+    daemon.publish(LogRecord("fn", "END RequestId: 1", secret_free=True))
+
+    texts = [queue.get_nowait().text for _ in range(2)]
+    assert ACCESS_KEY_ID not in texts[0] and "AKIA****" in texts[0]
+    assert texts[1] == "END RequestId: 1"
