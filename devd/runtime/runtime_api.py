@@ -10,11 +10,15 @@ A spare runtime, started before devd has a function for it, first long-polls the
 `GET /devd/assignment`. The server returns the function's environment and task root once
 `assign` is called.
 
-Only the worker's own process may use the server: every route starts with a random secret
-segment, which the worker finds in `AWS_LAMBDA_RUNTIME_API` ("127.0.0.1:PORT/SECRET"), and any
-other path gets 404. Clients that build URLs as "http://" + AWS_LAMBDA_RUNTIME_API + path (the
-bootstraps, aws-lambda-go, shell and Python custom runtimes) reach it unchanged.
-NOTE: a client that keeps only the host and port of that variable loses the secret and gets 404.
+Only the worker's own processes may use the server. Every route starts with a random secret
+segment, which the worker finds in `AWS_LAMBDA_RUNTIME_API` ("127.0.0.1:PORT/SECRET"). Clients
+that build URLs as "http://" + AWS_LAMBDA_RUNTIME_API + path (the bootstraps, aws-lambda-go,
+shell and Python custom runtimes) send the secret unchanged. A client that keeps only the host
+and port of that variable, as older releases of aws-lambda-rust-runtime do, sends Runtime API
+paths without it. Such a request is served when the connection comes from the runtime
+process, its process group or a descendant. `peer_process.py` looks that up in /proc, once per
+connection. Any other request without the secret gets 404.
+NOTE: without /proc (macOS, for one), a client that drops the secret always gets 404.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Mapping
 
+from devd.runtime.peer_process import is_runtime_connection
+from devd.runtime.runtime_errors import ErrorDocument, error_payload, parse_error_document
 from devd.runtime.runtime_http import HttpRequest, HttpResponse, RuntimeHttpProtocol
 from devd.runtime.waits import random_hex
 
@@ -40,36 +46,6 @@ MAX_RESPONSE_BYTES = 6_291_556
 for its 6 MB quota on synchronous invocations."""
 
 ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
-
-
-@dataclass(frozen=True)
-class ErrorDocument:
-    """The error a runtime reports, in the shape Lambda returns to callers."""
-
-    error_type: str
-    message: str
-    stack_trace: tuple[str, ...] = ()
-
-    def to_json(self) -> bytes:
-        """Serialize with Lambda's field names."""
-        document = {
-            "errorMessage": self.message,
-            "errorType": self.error_type,
-            "stackTrace": list(self.stack_trace),
-        }
-        return json.dumps(document).encode()
-
-
-def error_log_lines(error: ErrorDocument) -> list[str]:
-    """Return the log lines of an error: "Type: message", then the stack trace's lines.
-
-    A Node.js stack starts with "Name: message", which the first line already shows, so that
-    stack line is left out.
-    """
-    lines = [line.rstrip() for entry in error.stack_trace for line in entry.splitlines()]
-    if lines and error.message and lines[0].endswith(error.message):
-        lines = lines[1:]
-    return [f"{error.error_type}: {error.message}", *(line for line in lines if line.strip())]
 
 
 @dataclass(frozen=True)
@@ -136,30 +112,6 @@ class PendingInvocation:
     reply: asyncio.Future[Reply] = field(default_factory=_new_future)
 
 
-def parse_error_document(body: bytes, error_type_header: str | None) -> ErrorDocument:
-    """Read the error document a runtime posted, tolerating bodies that are not one.
-
-    The header `Lambda-Runtime-Function-Error-Type` is the type when the body has none.
-    """
-    fallback_type = error_type_header or "Unhandled"
-
-    try:
-        document = json.loads(body or b"null")
-    except ValueError:
-        return ErrorDocument(fallback_type, body.decode("utf-8", "replace"))
-    if not isinstance(document, dict):
-        return ErrorDocument(fallback_type, json.dumps(document))
-
-    stack = document.get("stackTrace") or document.get("trace") or []
-    if isinstance(stack, str):
-        stack = stack.splitlines()
-    return ErrorDocument(
-        error_type=str(document.get("errorType") or fallback_type),
-        message=str(document.get("errorMessage", "")),
-        stack_trace=tuple(str(line) for line in stack) if isinstance(stack, list) else (),
-    )
-
-
 def new_trace_id(now: float | None = None) -> str:
     """Return an X-Ray trace header value for one invocation, not sampled."""
     epoch = int(time.time() if now is None else now)
@@ -181,6 +133,7 @@ class RuntimeApiServer:
         self.assignment_requested = asyncio.Event()
         self.init_finished = asyncio.Event()
         self._assignment: asyncio.Future[Assignment] | None = None
+        self._runtime_pid: asyncio.Future[int] | None = None
         self._queue: asyncio.Queue[PendingInvocation] = asyncio.Queue()
         self._polls: deque[asyncio.Future[HttpResponse]] = deque()
         """Long polls of `GET /invocation/next` that wait for an invocation, oldest first."""
@@ -212,6 +165,17 @@ class RuntimeApiServer:
         if future.done():
             raise RuntimeError("this Runtime API server already has an assignment")
         future.set_result(assignment)
+
+    def set_runtime_pid(self, pid: int) -> None:
+        """Set the pid of the runtime process, which leads a process group of its own.
+
+        Requests without the secret prefix wait for it, because the runtime may connect before
+        its starter has the pid. Raises RuntimeError when the server already has a pid.
+        """
+        future = self._runtime_pid_future()
+        if future.done():
+            raise RuntimeError("this Runtime API server already has a runtime pid")
+        future.set_result(pid)
 
     def submit(self, invocation: Invocation) -> PendingInvocation:
         """Deliver an invocation to the runtime's waiting poll at once, or queue it for the next.
@@ -248,13 +212,40 @@ class RuntimeApiServer:
             await self._server.wait_closed()
             self._server = None
 
-    def _dispatch(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
-        """Route one request of the runtime. Paths without the secret prefix get 404."""
-        if not request.path.startswith(self._prefix):
-            logger.debug("rejected %s %s: not a path of this worker's Runtime API", request.method, request.path[:80])
-            return _json_response(404, {"errorType": "NotFound", "errorMessage": "no such Runtime API route"})
-        route = request.path[len(self._prefix):]
+    def _dispatch(
+        self, request: HttpRequest, connection: RuntimeHttpProtocol
+    ) -> HttpResponse | Awaitable[HttpResponse]:
+        """Route one request of the runtime.
 
+        A Runtime API path without the secret prefix is routed when the connection comes from
+        the runtime's process tree. The first such request of a connection looks that up, and
+        the connection stores the result. Any other path without the prefix gets 404.
+        """
+        path = request.path
+        if path.startswith(self._prefix):
+            return self._route(request, path[len(self._prefix):])
+
+        if path.startswith(API_PREFIX) and connection.peer_trusted is None:
+            return self._route_after_peer_check(request, connection)
+        if path.startswith(API_PREFIX) and connection.peer_trusted:
+            return self._route(request, path[len(API_PREFIX):])
+
+        logger.debug("rejected %s %s: not a path of this worker's Runtime API", request.method, path[:80])
+        return _json_response(404, {"errorType": "NotFound", "errorMessage": "no such Runtime API route"})
+
+    async def _route_after_peer_check(self, request: HttpRequest, connection: RuntimeHttpProtocol) -> HttpResponse:
+        runtime_pid = await asyncio.shield(self._runtime_pid_future())
+        connection.peer_trusted = await is_runtime_connection(connection.socket_addresses(), runtime_pid)
+
+        result = self._dispatch(request, connection)
+        return result if isinstance(result, HttpResponse) else await result
+
+    def _runtime_pid_future(self) -> asyncio.Future[int]:
+        if self._runtime_pid is None:
+            self._runtime_pid = _new_future()
+        return self._runtime_pid
+
+    def _route(self, request: HttpRequest, route: str) -> HttpResponse | Awaitable[HttpResponse]:
         if route == "/invocation/next" and request.method == "GET":
             return self._next()
         if route.startswith("/invocation/") and request.method == "POST":
@@ -341,13 +332,13 @@ class RuntimeApiServer:
             return _invalid_request_id(request_id)
 
         error = parse_error_document(request.body, request.headers.get(ERROR_TYPE_HEADER.lower()))
-        self._finish(pending, Reply(_error_payload(request.body, error), error))
+        self._finish(pending, Reply(error_payload(request.body, error), error))
         return _ACCEPTED
 
     def _init_error_route(self, request: HttpRequest) -> HttpResponse:
         error = parse_error_document(request.body, request.headers.get(ERROR_TYPE_HEADER.lower()))
         first_report = self._init_error is None
-        self._init_error = Reply(_error_payload(request.body, error), error, during_init=True)
+        self._init_error = Reply(error_payload(request.body, error), error, during_init=True)
 
         for pending in [*self._in_flight.values(), *_drain_queue(self._queue)]:
             self._finish(pending, self._init_error)
@@ -361,16 +352,6 @@ class RuntimeApiServer:
         self._in_flight.pop(pending.invocation.request_id, None)
         if not pending.reply.done():
             pending.reply.set_result(reply)
-
-
-def _error_payload(body: bytes, error: ErrorDocument) -> bytes:
-    """Return the runtime's own document when it is a JSON object, else a normalized one."""
-    try:
-        if isinstance(json.loads(body), dict):
-            return body
-    except ValueError:
-        pass
-    return error.to_json()
 
 
 def _drain_queue(queue: asyncio.Queue[PendingInvocation]) -> list[PendingInvocation]:

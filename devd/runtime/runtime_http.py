@@ -66,7 +66,8 @@ class HttpResponse:
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + self.body
 
 
-Handler = Callable[[HttpRequest], Union[HttpResponse, Awaitable[HttpResponse]]]
+Handler = Callable[[HttpRequest, "RuntimeHttpProtocol"], Union[HttpResponse, Awaitable[HttpResponse]]]
+"""Called with each request and its connection. Returns a response, or an awaitable of one."""
 
 
 class _BadRequest(Exception):
@@ -145,7 +146,11 @@ def parse_chunked(buffer: bytearray, start: int, limit: int) -> tuple[bytes, int
 class RuntimeHttpProtocol(asyncio.Protocol):
     """One connection of a runtime. `handler` returns a response, or an awaitable of one for a
     long poll. Bodies longer than `body_limit` bytes are read and dropped, and the handler
-    receives the request with `body_too_large` set."""
+    receives the request with `body_too_large` set.
+
+    `peer_trusted` is for the handler: whether it found the process that opened the connection
+    to be the runtime's, or None until it decides. The protocol only keeps the value.
+    """
 
     def __init__(self, handler: Handler, body_limit: int, connections: set[RuntimeHttpProtocol]) -> None:
         self._handler = handler
@@ -160,6 +165,7 @@ class RuntimeHttpProtocol(asyncio.Protocol):
         self._unsent: list[bytes] = []
         """Encoded responses that wait to go out with the next write."""
         self._unsent_error = False
+        self.peer_trusted: bool | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
@@ -178,6 +184,17 @@ class RuntimeHttpProtocol(asyncio.Protocol):
         self._buffer.extend(data)
         if self._task is None:
             self._process()
+
+    def socket_addresses(self) -> tuple[tuple[str, int], tuple[str, int]] | None:
+        """Return the (host, port) of the peer and of this server's end, or None when the
+        connection is closed or is not a TCP connection."""
+        if self._transport is None:
+            return None
+        peer = self._transport.get_extra_info("peername")
+        local = self._transport.get_extra_info("sockname")
+        if not isinstance(peer, tuple) or not isinstance(local, tuple):
+            return None
+        return (peer[0], peer[1]), (local[0], local[1])
 
     def close(self) -> None:
         """Cancel a waiting long poll and close the connection."""
@@ -262,7 +279,7 @@ class RuntimeHttpProtocol(asyncio.Protocol):
         return HttpRequest(head.method, head.path, head.headers, body, too_large)
 
     def _dispatch(self, request: HttpRequest) -> None:
-        result = self._handler(request)
+        result = self._handler(request, self)
         if isinstance(result, HttpResponse):
             self._write(result, self._keep_alive)
             return

@@ -96,6 +96,7 @@ class Spare:
         # The working directory is neutral: the assignment changes it to the task root.
         self._transport = await spawn_runtime(command, cwd=BOOTSTRAP_DIR, env=self.env, protocol=self._protocol)
         self.pid = self._transport.get_pid()
+        self.server.set_runtime_pid(self.pid)
         logger.debug("started spare %d: %s", self.pid, command)
 
     @property

@@ -40,14 +40,13 @@ from devd.runtime.report import (
 from devd.runtime.resource_limits import limit_worker
 from devd.runtime.runtime_api import (
     Assignment,
-    ErrorDocument,
     Invocation,
     PendingInvocation,
     Reply,
     RuntimeApiServer,
-    error_log_lines,
     new_trace_id,
 )
+from devd.runtime.runtime_errors import ErrorDocument, error_log_lines
 from devd.runtime.waits import first_done
 from devd.supervise.process_group import stop_process_group
 
@@ -212,6 +211,7 @@ class Worker:
 
         self._transport = transport
         self.pid = transport.get_pid()
+        self._server.set_runtime_pid(self.pid)
         limit_worker(self.pid, self.function)
         self._init_started = time.monotonic()
 

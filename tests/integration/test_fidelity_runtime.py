@@ -12,6 +12,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -172,6 +174,49 @@ while True:
     urllib.request.urlopen(request).read()
 """
 
+AUTHORITY_BOOTSTRAP = """#!/usr/bin/env python3
+# A runtime client that keeps only the host and port of AWS_LAMBDA_RUNTIME_API, as clients that
+# parse it as an authority do. It fetches each event itself and posts the response from a child
+# process, as a shell runtime that runs curl does.
+import http.client
+import json
+import os
+import subprocess
+import sys
+
+AUTHORITY = os.environ["AWS_LAMBDA_RUNTIME_API"].split("/")[0]
+HOST, _, PORT = AUTHORITY.partition(":")
+POST = '''
+import http.client, sys
+connection = http.client.HTTPConnection(sys.argv[1], int(sys.argv[2]), timeout=10)
+connection.request("POST", sys.argv[3], body=sys.stdin.buffer.read())
+sys.exit(0 if connection.getresponse().status == 202 else 1)
+'''
+
+connection = http.client.HTTPConnection(HOST, int(PORT))
+while True:
+    connection.request("GET", "/2018-06-01/runtime/invocation/next")
+    reply = connection.getresponse()
+    body = reply.read()
+    if reply.status != 200:
+        sys.exit(f"GET /invocation/next returned {reply.status}: {body!r}")
+    request_id = reply.getheader("Lambda-Runtime-Aws-Request-Id")
+    event = json.loads(body)
+    result = {"path": event["rawPath"], "authority": AUTHORITY, "requestId": request_id}
+    response = json.dumps({"statusCode": 200, "body": json.dumps(result)}).encode()
+    path = f"/2018-06-01/runtime/invocation/{request_id}/response"
+    subprocess.run([sys.executable, "-c", POST, HOST, PORT, path], input=response, check=True)
+"""
+
+# A local process outside the worker's process tree that polls a worker's Runtime API without
+# the secret, and prints the status line it receives.
+OUTSIDER_CLIENT = r"""
+import socket, sys
+with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10) as client:
+    client.sendall(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: runtime\r\n\r\n")
+    print(client.recv(4096).split(b"\r\n")[0].decode())
+"""
+
 TYPESCRIPT_HANDLER = """interface Order {
   id: string;
 }
@@ -206,6 +251,7 @@ FUNCTIONS = [
     ("env", "python3.12", "env.handler", "py", "GET /env", ""),
     ("sleepy-default", "python3.12", "sleepy_default.handler", "py", "GET /sleepy-default", ""),
     ("custom", "provided.al2023", "my.handler", "custom", "GET /custom", ""),
+    ("authority", "provided.al2023", "authority.handler", "authority", "GET /authority", ""),
 ]
 
 MAIN_TF = """
@@ -328,10 +374,11 @@ def write_project(root: Path) -> Path:
             path.write_text(text.lstrip())
     (root / "functions" / "ts").mkdir(parents=True)
     (root / "functions" / "ts" / "handler.ts").write_text(TYPESCRIPT_HANDLER)
-    bootstrap = root / "functions" / "custom" / "bootstrap"
-    bootstrap.parent.mkdir(parents=True)
-    bootstrap.write_text(CUSTOM_BOOTSTRAP)
-    bootstrap.chmod(0o755)
+    for directory, text in (("custom", CUSTOM_BOOTSTRAP), ("authority", AUTHORITY_BOOTSTRAP)):
+        bootstrap = root / "functions" / directory / "bootstrap"
+        bootstrap.parent.mkdir(parents=True)
+        bootstrap.write_text(text)
+        bootstrap.chmod(0o755)
 
     blocks = [MAIN_TF]
     for name, runtime, handler, source, route, extra in FUNCTIONS:
@@ -625,6 +672,33 @@ def test_custom_runtime_rebuilds_on_bootstrap_change(app: RunningDevd) -> None:
 
     wait_for_lines(app, "custom", r"\| built #\d+", start)
     assert json.loads(app.get("/custom")[1])["handler"] == "edited"
+
+
+def test_custom_runtime_without_secret_serves(app: RunningDevd) -> None:
+    status, body = app.get("/authority")
+
+    assert status == 200, body
+    answer = json.loads(body)
+    assert answer["path"] == "/authority"
+    assert "/" not in answer["authority"]
+
+    second = json.loads(app.get("/authority")[1])
+    assert second["requestId"] != answer["requestId"]
+
+
+def test_outsider_without_secret_gets_404(app: RunningDevd) -> None:
+    status, body = app.get("/authority")
+    assert status == 200, body
+    host, _, port = json.loads(body)["authority"].partition(":")
+
+    outsider = subprocess.run(
+        [sys.executable, "-c", OUTSIDER_CLIENT, host, port], capture_output=True, text=True, timeout=30
+    )
+
+    assert outsider.returncode == 0, outsider.stderr
+    assert outsider.stdout.strip() == "HTTP/1.1 404 Not Found"
+    status, body = app.get("/authority")
+    assert status == 200, body
 
 
 # Platform lines

@@ -33,7 +33,7 @@ class RecordingTransport(asyncio.Transport):
 def connect(handler, limit: int = 100) -> tuple[RuntimeHttpProtocol, RecordingTransport, list[HttpRequest]]:
     received: list[HttpRequest] = []
 
-    def record(request: HttpRequest):
+    def record(request: HttpRequest, connection: RuntimeHttpProtocol):
         received.append(request)
         return handler(request)
 
@@ -157,7 +157,7 @@ def connect_with_long_poll(post_status: int) -> tuple[RuntimeHttpProtocol, Write
     async def wait() -> HttpResponse:
         return await ready
 
-    def handle(request: HttpRequest):
+    def handle(request: HttpRequest, connection: RuntimeHttpProtocol):
         return wait() if request.path == "/next" else HttpResponse(post_status, b"{}")
 
     protocol = RuntimeHttpProtocol(handle, 100, set())

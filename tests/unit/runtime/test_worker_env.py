@@ -24,7 +24,8 @@ from devd.runtime.environment import (
 )
 from devd.runtime.launch import bootstrap_command, function_arn, runtime_command
 from devd.runtime.output import describe_exit, line_level
-from devd.runtime.runtime_api import Assignment, ErrorDocument, parse_error_document
+from devd.runtime.runtime_api import Assignment
+from devd.runtime.runtime_errors import ErrorDocument, parse_error_document
 from devd.runtime.spares import SpareKind
 
 HOST_ENV = {
