@@ -83,6 +83,9 @@ class _Head:
     headers: dict[str, str]
     keep_alive: bool
     body_start: int
+    chunked: bool
+    length: int
+    """The Content-Length, 0 for a chunked body."""
 
 
 def parse_head(buffer: bytearray) -> _Head | None:
@@ -109,7 +112,19 @@ def parse_head(buffer: bytearray) -> _Head | None:
 
     connection = headers.get("connection", "").lower()
     keep_alive = connection != "close" and (version != "HTTP/1.0" or connection == "keep-alive")
-    return _Head(method, target.partition("?")[0], headers, keep_alive, end + 4)
+    chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+    length = 0 if chunked else _content_length(headers)
+    return _Head(method, target.partition("?")[0], headers, keep_alive, end + 4, chunked, length)
+
+
+def _content_length(headers: dict[str, str]) -> int:
+    try:
+        length = int(headers.get("content-length", "0") or 0)
+    except ValueError:
+        raise _BadRequest(400, "invalid Content-Length") from None
+    if length < 0:
+        raise _BadRequest(400, "invalid Content-Length")
+    return length
 
 
 def parse_chunked(buffer: bytearray, start: int, limit: int) -> tuple[bytes, int] | None:
@@ -231,11 +246,11 @@ class RuntimeHttpProtocol(asyncio.Protocol):
             if self._head is None:
                 return None
             del self._buffer[: self._head.body_start]
-            length = self._content_length(self._head)
+            length = self._head.length
             self._dropping = length if length > self._body_limit else 0
         head = self._head
 
-        if self._is_chunked(head):
+        if head.chunked:
             parsed = parse_chunked(self._buffer, 0, self._body_limit)
             if parsed is None:
                 return None
@@ -251,25 +266,10 @@ class RuntimeHttpProtocol(asyncio.Protocol):
                 return None
             return self._complete(head, b"", 0, too_large=True)
 
-        length = self._content_length(head)
+        length = head.length
         if len(self._buffer) < length:
             return None
         return self._complete(head, bytes(self._buffer[:length]), length, too_large=False)
-
-    def _content_length(self, head: _Head) -> int:
-        if self._is_chunked(head):
-            return 0
-        try:
-            length = int(head.headers.get("content-length", "0") or 0)
-        except ValueError:
-            raise _BadRequest(400, "invalid Content-Length") from None
-        if length < 0:
-            raise _BadRequest(400, "invalid Content-Length")
-        return length
-
-    @staticmethod
-    def _is_chunked(head: _Head) -> bool:
-        return "chunked" in head.headers.get("transfer-encoding", "").lower()
 
     def _complete(self, head: _Head, body: bytes, consumed: int, too_large: bool) -> HttpRequest:
         del self._buffer[:consumed]
