@@ -4,7 +4,7 @@ aiohttp's server made a task, a request object, a stream reader and a response w
 every request, which was about a fifth of devd's time per request under load. This server
 parses in place, starts one task per request, and writes each response with one call.
 
-A request goes to the handler as soon as its head is read, so the handler can answer (404,
+A request goes to the handler as soon as its head is read, so the handler can respond (404,
 413) without reading the body. Pipelined requests wait their turn. A connection whose last
 request body was not read to the end closes after the response.
 """
@@ -27,8 +27,8 @@ from devd.runtime.responses import MAX_REQUEST_BODY_BYTES, HttpResponse
 logger = logging.getLogger("devd.runtime.gateway")
 
 MAX_HEADER_BYTES = 10240
-"""API Gateway's quota for the request line and header values (10240 bytes), applied to the
-request line and to each header; a longer one gets 400 before routing."""
+"""API Gateway's quota for the request line and header values (10240 bytes). The server
+applies it to the request line and to each header, and rejects a longer one with 400."""
 
 MAX_HEADERS_TOTAL_BYTES = 64 * 1024
 """A cap on the whole head, so a client cannot make the server keep unlimited headers."""
@@ -125,7 +125,7 @@ Handler = Callable[[IncomingRequest], Awaitable[HttpResponse]]
 
 
 class HttpServer:
-    """Makes a connection protocol per client for `loop.create_server`, and stops them all."""
+    """A factory of connection protocols for `loop.create_server`, which also stops them all."""
 
     def __init__(self, handler: Handler) -> None:
         self.handler = handler
@@ -161,7 +161,7 @@ class HttpServer:
 
 
 class Connection(asyncio.Protocol):
-    """One client connection: parses its requests and answers them in order."""
+    """One client connection: parses its requests and responds to them in order."""
 
     def __init__(self, server: HttpServer) -> None:
         self._server = server
@@ -212,7 +212,7 @@ class Connection(asyncio.Protocol):
             self._reject(self._rejection or str(error) or type(error).__name__)
 
     def eof_received(self) -> bool:
-        # Half-closed: answer what was read, then close.
+        # Half-closed: respond to what was read, then close.
         self._no_more_requests = True
         return self.task is not None
 
@@ -344,7 +344,7 @@ class Connection(asyncio.Protocol):
         raise ValueError(reason)  # stops the parser, which raises HttpParserCallbackError
 
     def _reject(self, reason: str) -> None:
-        """Stop reading, and answer 400 and close once the requests before are answered."""
+        """Stop reading, then respond 400 and close once the earlier requests have responses."""
         logger.warning("Rejected a request that is not valid HTTP (%s)", reason)
         self._rejection = reason
         self._no_more_requests = True

@@ -13,7 +13,7 @@ from devd.runtime.responses import HttpResponse
 
 
 class Echo:
-    """A handler that answers with what it read, and can hold a response until released."""
+    """A handler that responds with what it read, and can hold a response until released."""
 
     def __init__(self) -> None:
         self.release = asyncio.Event()
@@ -111,7 +111,8 @@ async def test_head_gets_length_without_body(served):
 
     head, _, rest = raw.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK")
-    assert b"Content-Length: " in head and b"Content-Length: 0" not in head
+    assert b"Content-Length: " in head
+    assert b"Content-Length: 0" not in head
     assert rest == b""
 
 
@@ -174,8 +175,8 @@ async def test_long_request_line_rejected(served, caplog):
 async def test_body_over_limit_answers_and_closes(served):
     _, _, port = served
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    # The client announces a small body but keeps sending: the server answers once it has
-    # more than the limit, and closes instead of reading the rest.
+    # The client keeps sending a chunked body. The server responds once it has more than
+    # the limit, and closes instead of reading the rest.
     writer.write(b"POST /big HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
     writer.write(b"7d0\r\n" + b"x" * 2000 + b"\r\n")
 

@@ -32,14 +32,15 @@ def test_response_bytes_carry_length_date_and_body():
     head, _, body = raw.partition(b"\r\n\r\n")
     lines = head.decode().split("\r\n")
     assert lines[0] == "HTTP/1.1 201 Created"
-    assert lines.count("Set-Cookie: a=1") == 1 and lines.count("Set-Cookie: b=2") == 1
+    assert lines.count("Set-Cookie: a=1") == 1
+    assert lines.count("Set-Cookie: b=2") == 1
     assert "Content-Length: 4" in lines
     assert any(line.startswith("Date: ") and line.endswith(" GMT") for line in lines)
     assert not any(line.startswith("Connection:") for line in lines)
     assert body == b"made"
 
 
-def test_no_content_has_no_length_and_close_is_announced():
+def test_no_content_response_headers():
     raw = encode_response(HttpResponse(204, (), b""), head_only=False, close=True, http_10=False)
 
     assert b"Content-Length" not in raw

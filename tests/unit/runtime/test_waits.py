@@ -15,7 +15,8 @@ async def test_returns_when_one_future_is_done():
 
     await asyncio.wait_for(first_done((slow, fast), 10), 5)
 
-    assert fast.done() and not slow.done()
+    assert fast.done()
+    assert not slow.done()
 
 
 async def test_returns_after_timeout_and_leaves_futures_pending():
@@ -35,7 +36,8 @@ async def test_cancelling_the_wait_leaves_the_futures_alone():
     waiting.cancel()
     await asyncio.gather(waiting, return_exceptions=True)
 
-    assert waiting.cancelled() and not never.done()
+    assert waiting.cancelled()
+    assert not never.done()
 
 
 def test_request_ids_are_distinct_version_4_uuids():
@@ -45,7 +47,8 @@ def test_request_ids_are_distinct_version_4_uuids():
     for text in list(ids)[:200]:
         parsed = uuid.UUID(text)
         assert str(parsed) == text
-        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+        assert parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122
 
 
 def test_random_hex_has_the_length_asked_for():
