@@ -234,12 +234,12 @@ class Connection(asyncio.Protocol):
     def on_url(self, url: bytes) -> None:
         self._target += url
         if len(self._target) > MAX_HEADER_BYTES:
-            self._fail(f"request line over {MAX_HEADER_BYTES} bytes")
+            self._fail(f"request line over {MAX_HEADER_BYTES} bytes, API Gateway's limit")
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._head_bytes += len(name) + len(value)
         if len(value) > MAX_HEADER_BYTES:
-            self._fail(f"header {name.decode('latin-1')} over {MAX_HEADER_BYTES} bytes")
+            self._fail(f"header {name.decode('latin-1')} over {MAX_HEADER_BYTES} bytes, API Gateway's limit")
         if self._head_bytes > MAX_HEADERS_TOTAL_BYTES:
             self._fail(f"headers over {MAX_HEADERS_TOTAL_BYTES} bytes in all")
         self._headers.append((name.decode("latin-1"), value.decode("utf-8", errors="replace")))
@@ -345,7 +345,7 @@ class Connection(asyncio.Protocol):
 
     def _reject(self, reason: str) -> None:
         """Stop reading, then respond 400 and close once the earlier requests have responses."""
-        logger.warning("Rejected a request that is not valid HTTP (%s)", reason)
+        logger.warning("Rejected a request with 400 Bad Request: %s", reason)
         self._rejection = reason
         self._no_more_requests = True
         if self._parsing is not None:

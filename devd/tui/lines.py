@@ -64,7 +64,13 @@ def log_line(record: LogRecord, folded: bool = True) -> Text:
     if folded and record.level is Level.ERROR and "\n" in text:
         text, _, rest = text.partition("\n")
         hidden = rest.count("\n") + 1
-    line.append(text, style=LEVEL_STYLES.get(record.level, ""))
+    style = LEVEL_STYLES.get(record.level, "")
+    if "\x1b" in text:
+        # Colour codes from a program's output (moto's server, for one) become styles, because
+        # raw escape sequences would move the cursor and break the pane's borders.
+        line.append_text(Text.from_ansi(text, style=style))
+    else:
+        line.append(text, style=style)
     if hidden:
         noun = "line" if hidden == 1 else "lines"
         line.append(f"  [+{hidden} {noun}, z unfolds]", style="dim italic")

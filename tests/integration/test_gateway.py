@@ -428,7 +428,7 @@ async def test_oversized_header_rejected(running, caplog):
 
     assert response.split(b"\r\n", 1)[0].endswith(b" 400 Bad Request")
     assert running.fake.calls == 0
-    assert "Rejected a request that is not valid HTTP (header Authorization over 10240 bytes)" in caplog.text
+    assert "Rejected a request with 400 Bad Request: header Authorization over 10240 bytes" in caplog.text
     assert "sss" not in caplog.text
     async with running.session.get("/items/2") as after:
         assert after.status == 200

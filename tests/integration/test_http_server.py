@@ -150,7 +150,7 @@ async def test_invalid_request_gets_400_and_close(served, caplog):
     assert headers["connection"] == "close"
     assert json.loads(body) == {"message": "Bad Request"}
     assert handler.seen == []
-    assert "Rejected a request that is not valid HTTP" in caplog.text
+    assert "Rejected a request with 400 Bad Request: Invalid method encountered" in caplog.text
 
 
 async def test_valid_request_answered_before_invalid_one(served):
