@@ -27,7 +27,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Invoke a function of the running `devd up` through Lambda's Invoke API and "
         "print the response payload. Exits with status 1 when the function fails.",
     )
-    invoke.add_argument("function", metavar="FUNCTION", help="the function name (Terraform function_name) or its ARN")
+    invoke.add_argument("function", metavar="FUNCTION", help="the function name (Terraform function_name), its ARN, or a unique end of the name "
+                             "such as get-item")
     invoke.add_argument("--event", metavar="FILE",
                         help="a file with the JSON event, or - to read it from standard input (default: {})")
     invoke.add_argument("--type", dest="invocation_type", choices=("RequestResponse", "Event"),
