@@ -187,6 +187,8 @@ class DevdApp(CommandsMixin, App[None]):
 
     def _show_latest_snapshot(self) -> None:
         self._refresh_timer = None
+        if not self.screen_stack:
+            return  # the timer fired while the app shut down, after its screens were removed
         self._last_table_refresh = time.monotonic()
         self._show_requests()
 

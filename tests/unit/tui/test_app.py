@@ -270,3 +270,16 @@ async def test_log_burst_shows_skipped_note():
         assert "burst line 9900" in lines[1]
         assert len(lines) == 101
         assert len(app.query_one(LogPane).buffer) == 5_000
+
+
+async def test_refresh_after_shutdown_is_ignored():
+    daemon = FakeDaemon(START)
+    app = DevdApp(daemon)
+    async with app.run_test(size=SCREEN_SIZE):
+        daemon.push(RequestRecord(method="GET", path="/hello", status=200, duration_ms=1.0, function="get-hello"))
+
+    # A refresh timer that fires after the screens are gone does nothing.
+    app._requests_changed = True
+    app._show_latest_snapshot()
+
+    assert app.screen_stack == []
