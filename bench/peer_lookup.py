@@ -1,12 +1,12 @@
 """Measure what the Runtime API's check of a client process costs per connection.
 
 A request without the secret path segment makes the Runtime API look up, once per connection,
-which process holds the client's end of the connection (`devd/runtime/peer_process.py`). The
+which process has the client's end of the connection (`devd/runtime/peer_process.py`). The
 script measures that in two ways:
 
 - `identify_peer` alone, on a connection held open by a client process, in three cases: the
-  runtime process holds the socket (checked first), a child in the runtime's process group
-  holds it (every /proc/PID/stat is read), and an unrelated process holds it (rejected after
+  runtime process has the socket open (checked first), a child in the runtime's process group
+  has it open (every /proc/PID/stat is read), and an unrelated process has it open (rejected after
   the same reads).
 - The round trip of the first request on a new connection to a real `RuntimeApiServer`, sent
   by the runtime process, with the secret and without it. The request is for a route that does
@@ -49,7 +49,7 @@ else:
     with socket.create_connection((host, port)):
         sys.stdin.read()
 """
-"""A client that connects and holds the connection until its stdin closes, itself ("self") or
+"""A client that connects and keeps the connection open until its stdin closes, itself ("self") or
 from a child process in its process group ("child")."""
 
 TIMER = """
@@ -89,7 +89,7 @@ def measure_lookup(case: str, rounds: int) -> tuple[float, bool]:
                                    stdin=subprocess.PIPE, start_new_session=True)
         outsider = None
         if case == "unrelated process":
-            # The runtime holds a connection too, but the measured one is the outsider's.
+            # The runtime has a connection open too, but the measured one is the outsider's.
             server.accept()[0].close()
             outsider = subprocess.Popen([sys.executable, "-c", HOLDER, host, str(port), "self"], stdin=subprocess.PIPE)
         connection, peer = server.accept()

@@ -1,4 +1,4 @@
-"""Parsing of the Linux /proc files that tell which process holds a TCP connection.
+"""Parsing of the Linux /proc files that tell which process has a TCP connection open.
 
 `/proc/net/tcp` and `/proc/net/tcp6` list the sockets of the network namespace with their
 addresses and inode numbers, `/proc/PID/fd/N` links to `socket:[INODE]` for a socket, and
@@ -32,7 +32,7 @@ class Endpoint:
 @dataclass(frozen=True)
 class SocketEntry:
     """One line of /proc/net/tcp or /proc/net/tcp6: the socket's local and remote endpoints and
-    its inode, which is 0 for a socket that no file descriptor holds any more (TIME_WAIT)."""
+    its inode, which is 0 for a socket that no file descriptor refers to any more (TIME_WAIT)."""
 
     local: Endpoint
     remote: Endpoint

@@ -711,7 +711,7 @@ def test_platform_lines_carry_request_id(app: RunningDevd) -> None:
     lines = wait_for_lines(app, "prints", rf"REPORT RequestId: {request_id}", start)
     short = f"[req {request_id[:8]}]"
 
-    # Run alone, this test also sees the build that its request started.
+    # Run alone, this test also gets the build line of the build its request started.
     invocation = [line for line in lines if "built #" not in line]
     texts = [line.split(" | ", 1)[1] for line in invocation]
     assert texts[0].endswith(f"START RequestId: {request_id} Version: $LATEST")
